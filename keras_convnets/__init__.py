@@ -1,0 +1,55 @@
+"""keras_convnets: the ConvNets of the Inception and ResNet papers, faithfully in Keras 3.
+
+Example:
+    >>> import keras_convnets
+    >>> model = keras_convnets.ResNet20()
+    >>> model.output_shape
+    (None, 10)
+"""
+
+from keras_convnets import cost, layers, weights
+from keras_convnets.imagenet import decode_predictions, preprocess_input
+from keras_convnets.registry import ModelInfo, get_model, list_models, model_info
+from keras_convnets.resnet import (
+    ResNet18,
+    ResNet20,
+    ResNet32,
+    ResNet34,
+    ResNet44,
+    ResNet50,
+    ResNet56,
+    ResNet101,
+    ResNet110,
+    ResNet152,
+    ResNet1202,
+)
+from keras_convnets.saving import load_model
+from keras_convnets.twin import copy_weights, tf_keras_twin
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ModelInfo",
+    "ResNet18",
+    "ResNet20",
+    "ResNet32",
+    "ResNet34",
+    "ResNet44",
+    "ResNet50",
+    "ResNet56",
+    "ResNet101",
+    "ResNet110",
+    "ResNet152",
+    "ResNet1202",
+    "copy_weights",
+    "cost",
+    "decode_predictions",
+    "get_model",
+    "layers",
+    "list_models",
+    "load_model",
+    "model_info",
+    "preprocess_input",
+    "tf_keras_twin",
+    "weights",
+]

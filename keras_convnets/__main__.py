@@ -1,0 +1,129 @@
+"""Command line: ``python -m keras_convnets {list,summary,table}``.
+
+* ``list [PATTERN]``: registered models with their metadata.
+* ``summary NAME [--input-shape H,W,C] [--per-layer]``: the cost table of one
+  model, per block (or per layer), beside the paper's printed figures.
+* ``table [PATTERN]``: builds every registered model and prints its
+  parameters and multiply-adds beside the paper's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _fmt_paper(value, unit):
+    if value is None:
+        return "-"
+    return f"{value / unit:g}"
+
+
+def _cmd_list(args):
+    from keras_convnets import registry
+
+    print(
+        f"{'name':<12} {'family':<10} {'input':>12} {'classes':>7} {'params':>12} "
+        f"{'GMACs':>8} {'prep':>6}  hosted"
+    )
+    for name in registry.list_models(args.pattern):
+        info = registry.model_info(name)
+        shape = "x".join(str(d) for d in info.input_shape)
+        print(
+            f"{name:<12} {info.family:<10} {shape:>12} {info.classes:>7} {info.params:>12,} "
+            f"{info.macs / 1e9:>8.3f} {info.preprocessing:>6}  "
+            f"{'yes' if info.hosted_weights else '-'}"
+        )
+    return 0
+
+
+def _parse_shape(text):
+    try:
+        shape = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise SystemExit(f"--input-shape must look like 224,224,3. Received: {text!r}") from None
+    return shape
+
+
+def _cmd_summary(args):
+    from keras_convnets import cost, registry
+
+    info = registry.model_info(args.name)
+    kwargs = {}
+    if args.input_shape:
+        kwargs["input_shape"] = _parse_shape(args.input_shape)
+    model = info.build(**kwargs)
+    result = cost.analyze(model)
+    print(f"{info.name}: {info.paper}")
+    print(cost.format_table(result, paper_rows=info.paper_rows, per_layer=args.per_layer))
+    trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
+    print(f"\nparameters: {result.params:,} (trainable {trainable:,})")
+    print(f"multiply-adds: {result.macs:,} = {result.macs / 1e9:.3f} x10^9")
+    if info.paper_macs:
+        diff = result.macs / info.paper_macs - 1
+        print(f"paper: {info.paper_macs / 1e9:g} x10^9 multiply-adds ({diff:+.1%})")
+    if info.paper_params:
+        print(f"paper: {info.paper_params / 1e6:g} M parameters")
+    print(f"other ops (pooling, normalization, element-wise): {result.other_ops:,}")
+    return 0
+
+
+def _cmd_table(args):
+    from keras_convnets import cost, registry
+
+    head = (
+        f"{'model':<12} {'input':>11} {'params':>12} {'paper params':>13} "
+        f"{'GMACs':>8} {'paper GMACs':>12} {'build s':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name in registry.list_models(args.pattern):
+        info = registry.model_info(name)
+        start = time.perf_counter()
+        model = info.build()
+        result = cost.analyze(model)
+        elapsed = time.perf_counter() - start
+        shape = "x".join(str(d) for d in info.input_shape)
+        print(
+            f"{name:<12} {shape:>11} {result.params:>12,} "
+            f"{_fmt_paper(info.paper_params, 1e6) + ('M' if info.paper_params else ''):>13} "
+            f"{result.macs / 1e9:>8.3f} {_fmt_paper(info.paper_macs, 1e9):>12} "
+            f"{elapsed:>8.1f}",
+            flush=True,
+        )
+        del model
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_convnets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="registered models")
+    p.add_argument("pattern", nargs="?", default=None)
+    p.set_defaults(func=_cmd_list)
+    p = sub.add_parser("summary", help="cost table of one model")
+    p.add_argument("name")
+    p.add_argument("--input-shape", default=None, help="H,W,C (default: the model's)")
+    p.add_argument("--per-layer", action="store_true", help="one row per layer")
+    p.set_defaults(func=_cmd_summary)
+    p = sub.add_parser("table", help="build every model and print its costs")
+    p.add_argument("pattern", nargs="?", default=None)
+    p.set_defaults(func=_cmd_table)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""What every family's builder shares: argument checks, input, head, weights.
+
+The public signature is the one of ``keras.applications``::
+
+    include_top, weights, input_tensor, input_shape, pooling, classes,
+    classifier_activation, name
+
+Errors name the argument, the value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import weakref
+from collections.abc import Sequence
+
+from keras_convnets import _compat
+from keras_convnets import weights as weights_lib
+
+POOLING_MODES = ("avg", "max", None)
+
+# model -> (registry name, build kwargs). Kept outside the model object (no
+# tracked attributes) so tf_keras_twin() can rebuild the same architecture.
+_BUILD_SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def build_spec(model):
+    """The ``(registry_name, kwargs)`` a model was built with, or ``None``."""
+    try:
+        return _BUILD_SPECS.get(model)
+    except TypeError:
+        return None
+
+
+@contextlib.contextmanager
+def deep_recursion(limit: int = 20_000):
+    """Keras maps a functional graph recursively: ResNet-1202 is ~4,000 layers deep."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def check_common_args(
+    *,
+    arch: str,
+    include_top: bool,
+    weights,
+    pooling,
+    classes: int,
+    classifier_activation,
+    hosted: bool,
+):
+    """Validates the arguments every builder shares, before any layer is built."""
+    if pooling not in POOLING_MODES:
+        raise ValueError(
+            f"`pooling` must be one of 'avg', 'max' or None. Received: pooling={pooling!r}"
+        )
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"`classes` must be an integer >= 1. Received: classes={classes!r}")
+    if weights is None:
+        pass
+    elif weights == "imagenet":
+        if not hosted:
+            raise ValueError(
+                f"`weights='imagenet'` is not available for {arch}: ImageNet weights are hosted "
+                f"for {', '.join(weights_lib.hosted_models())} only. Received: weights='imagenet'. "
+                "Pass weights=None or the path to a weights file."
+            )
+        if include_top and classes != 1000:
+            raise ValueError(
+                "With `weights='imagenet'` and `include_top=True`, `classes` must be 1000. "
+                f"Received: classes={classes}"
+            )
+        if include_top and classifier_activation not in ("softmax", None):
+            raise ValueError(
+                "With `weights='imagenet'`, `classifier_activation` must be 'softmax' or None. "
+                f"Received: classifier_activation={classifier_activation!r}"
+            )
+    elif isinstance(weights, (str, os.PathLike)):
+        if not os.path.exists(weights):
+            raise ValueError(
+                "`weights` must be None, 'imagenet' or the path to an existing weights file. "
+                f"Received: weights={os.fspath(weights)!r}, which does not exist."
+            )
+    else:
+        raise ValueError(
+            "`weights` must be None, 'imagenet' or the path to a weights file. "
+            f"Received: weights={weights!r}"
+        )
+
+
+def resolve_input_shape(
+    *,
+    input_shape,
+    input_tensor,
+    default_shape: Sequence[int],
+    min_size: int,
+    include_top: bool,
+    weights,
+    api: _compat.KerasAPI,
+    arch: str,
+    fixed_with_top: bool = False,
+    min_reason: str = "",
+):
+    """Returns ``(height, width, channels)`` after checking rank and minimum size.
+
+    ``fixed_with_top``: with ImageNet weights and the classifier, the input must
+    be the default shape (as keras.applications requires).
+    """
+    if api.image_data_format() != "channels_last":
+        raise ValueError(
+            "keras_convnets builds channels_last models only. Received: "
+            f"image_data_format={api.image_data_format()!r}; call "
+            "keras.config.set_image_data_format('channels_last')."
+        )
+    if input_shape is None and input_tensor is not None:
+        shape = tuple(input_tensor.shape)
+        input_shape = shape[1:] if len(shape) == 4 else shape
+    if input_shape is None:
+        input_shape = tuple(default_shape)
+    try:
+        input_shape = tuple(None if d is None else int(d) for d in input_shape)
+    except TypeError:
+        raise ValueError(
+            "`input_shape` must be a tuple (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        ) from None
+    if len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must have rank 3: (height, width, channels). "
+            f"Received: input_shape={input_shape}"
+        )
+    height, width, channels = input_shape
+    if channels is None or channels < 1:
+        raise ValueError(
+            f"`input_shape` must give a known number of channels >= 1. "
+            f"Received: input_shape={input_shape}"
+        )
+    for size in (height, width):
+        if size is not None and size < min_size:
+            why = f" ({min_reason})" if min_reason else ""
+            raise ValueError(
+                f"`input_shape` is too small for {arch}: height and width must be at least "
+                f"{min_size}{why}. Received: input_shape={input_shape}"
+            )
+    if weights == "imagenet":
+        if channels != default_shape[2]:
+            raise ValueError(
+                f"ImageNet weights take {default_shape[2]}-channel inputs. "
+                f"Received: input_shape={input_shape}"
+            )
+        if include_top and fixed_with_top and input_shape != tuple(default_shape):
+            raise ValueError(
+                "With `weights='imagenet'` and `include_top=True`, `input_shape` must be "
+                f"{tuple(default_shape)}. Received: input_shape={input_shape}"
+            )
+    return input_shape
+
+
+def make_input(api: _compat.KerasAPI, input_shape, input_tensor):
+    """The model's input layer, wrapping ``input_tensor`` when one is given."""
+    if input_tensor is None:
+        return api.Input(shape=input_shape, name="input_layer")
+    if not api.is_keras_tensor(input_tensor):
+        return api.Input(tensor=input_tensor, shape=input_shape)
+    return input_tensor
+
+
+def classifier_top(api, x, *, include_top, pooling, classes, classifier_activation, dropout=None):
+    """Global pooling and the classifier, named as keras.applications names them."""
+    layers = api.layers
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def finish_model(
+    api, *, img_input, input_tensor, outputs, name, weights, arch, include_top, spec_kwargs
+):
+    """Creates the model, records how it was built and loads its weights."""
+    inputs = api.get_source_inputs(input_tensor) if input_tensor is not None else img_input
+    with deep_recursion():
+        model = api.Model(inputs, outputs, name=name)
+    _BUILD_SPECS[model] = (arch, dict(spec_kwargs))
+    if weights == "imagenet":
+        path = weights_lib.fetch_imagenet_weights(arch, include_top=include_top)
+        weights_lib.load_weights_checked(model, path)
+    elif weights is not None:
+        weights_lib.load_weights_checked(model, weights)
+    return model

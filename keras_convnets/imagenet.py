@@ -1,0 +1,79 @@
+"""ImageNet input preprocessing and label decoding, as keras.applications does them.
+
+The registry says which mode each model's weights expect
+(``model_info(name).preprocessing``): ``"caffe"`` (RGB->BGR, ImageNet mean
+subtracted; the hosted ResNet weights), ``"tf"`` (scaled to [-1, 1];
+InceptionV3) or ``"torch"`` (scaled to [0, 1], ImageNet mean/std).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+
+PREPROCESSING_MODES = ("caffe", "tf", "torch")
+
+CLASS_INDEX_URL = (
+    "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
+)
+CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
+_class_index: dict | None = None
+
+
+def preprocess_input(images, mode="caffe"):
+    """Preprocesses a batch of RGB images in [0, 255] for a model's weights.
+
+    Example:
+        >>> import numpy as np, keras_convnets
+        >>> x = keras_convnets.preprocess_input(np.full((1, 2, 2, 3), 255.0), mode="tf")
+        >>> float(x.max())
+        1.0
+    """
+    if mode not in PREPROCESSING_MODES:
+        raise ValueError(
+            f"`mode` must be one of {', '.join(PREPROCESSING_MODES)}. Received: mode={mode!r}"
+        )
+    if isinstance(images, np.ndarray) and not np.issubdtype(images.dtype, np.floating):
+        images = images.astype("float32")
+    return keras.applications.imagenet_utils.preprocess_input(images, mode=mode)
+
+
+def _load_class_index(path=None) -> dict:
+    global _class_index
+    if path is None and _class_index is not None:
+        return _class_index
+    if path is None:
+        url = os.environ.get("KERAS_CONVNETS_CLASS_INDEX_URL", CLASS_INDEX_URL)
+        path = keras.utils.get_file(
+            "imagenet_class_index.json", url, cache_subdir="models", file_hash=CLASS_INDEX_MD5
+        )
+        with open(path) as f:
+            _class_index = json.load(f)
+        return _class_index
+    with open(path) as f:
+        return json.load(f)
+
+
+def decode_predictions(preds, top=5, *, class_index_path=None):
+    """Turns ImageNet probabilities into ``(wnid, label, score)`` tuples, best first.
+
+    The class index is the file keras.applications uses (fetched once with its
+    MD5 checked, then cached), or a local JSON file given as ``class_index_path``.
+    """
+    preds = np.asarray(keras.ops.convert_to_numpy(preds))
+    if preds.ndim != 2 or preds.shape[1] != 1000:
+        raise ValueError(
+            "`preds` must be a batch of ImageNet predictions of shape (samples, 1000). "
+            f"Received: shape={preds.shape}"
+        )
+    if not isinstance(top, int) or not 1 <= top <= 1000:
+        raise ValueError(f"`top` must be an integer in [1, 1000]. Received: top={top!r}")
+    index = _load_class_index(class_index_path)
+    results = []
+    for row in preds:
+        best = np.argsort(row)[::-1][:top]
+        results.append([(*index[str(i)], float(row[i])) for i in best])
+    return results

@@ -1,0 +1,86 @@
+"""The model registry: every network by name, with metadata checked by the tests.
+
+``list_models("resnet*")``, ``get_model("resnet50", classes=10)`` and
+``model_info("resnet50")``. The figures in each :class:`ModelInfo` (parameters,
+multiply-adds at the default input) are written here as literals, and
+``tests/test_registry.py`` rebuilds every model and recomputes them, so the
+documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str
+    builder: Callable
+    paper: str
+    input_shape: tuple
+    classes: int
+    preprocessing: str  # keras.applications mode: "caffe", "tf" or "torch"
+    params: int  # all parameters at the default configuration
+    trainable_params: int
+    macs: int  # multiply-adds of the default configuration, main path
+    paper_macs: float | None = None  # what the paper prints
+    paper_params: float | None = None
+    hosted_weights: bool = False
+    overrides: dict = field(default_factory=dict)  # fixed builder kwargs (residual=False, ...)
+    outputs: tuple = ("predictions",)
+    loss_weights: dict | None = None
+    min_input_size: int = 32
+    notes: str = ""
+    paper_rows: dict | None = None  # per-block printed figures for the cost report
+
+    def build(self, **overrides: Any):
+        kwargs = dict(self.overrides)
+        kwargs.update(overrides)
+        return self.builder(**kwargs)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register(info: ModelInfo) -> ModelInfo:
+    if info.name in _REGISTRY:
+        raise ValueError(f"Model {info.name!r} is already registered.")
+    _REGISTRY[info.name] = info
+    return info
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered names, sorted, optionally filtered by a shell pattern.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.list_models("resnet1*")
+        ['resnet101', 'resnet110', 'resnet1202', 'resnet152', 'resnet18']
+    """
+    names = sorted(_REGISTRY)
+    if pattern:
+        names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
+    return names
+
+
+def model_info(name: str) -> ModelInfo:
+    """The metadata of a registered model."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in _REGISTRY:
+        raise ValueError(f"Unknown model {name!r}. Registered models: {', '.join(list_models())}")
+    return _REGISTRY[key]
+
+
+def get_model(name: str, **overrides: Any):
+    """Builds a registered model; keyword arguments override the builder's defaults.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.get_model("resnet20", classes=100).output_shape
+        (None, 100)
+    """
+    return model_info(name).build(**overrides)

@@ -1,0 +1,451 @@
+"""ResNets of He et al. 2015, "Deep Residual Learning for Image Recognition".
+
+Architecture as data: :data:`RESNET_SPECS` gives, per network, the block type
+and the stages ``(filters, blocks, stride)`` of Table 1 (ImageNet) and §4.2
+(CIFAR-10). :func:`ResNet` builds any of them; the public variants only pick a
+spec and its defaults.
+
+Faithful to the paper (v1): BN after every convolution, ReLU after the
+addition, down-sampling by stride 2 in conv3_1, conv4_1, conv5_1, and in a
+bottleneck the stride sits in the first 1x1 convolution. Shortcut options:
+
+* ``"A"``: identity; where the shape changes, a 1x1/2 subsampling
+  (``*_0_pool``) and zero channels appended (``*_0_pad``). No parameters.
+* ``"B"``: identity, and 1x1 projections (``*_0_conv``, ``*_0_bn``) only where
+  the shape changes.
+* ``"C"``: projections on every block.
+
+``residual=False`` builds the plain counterpart of Fig. 3/Table 2: the same
+layers without the shortcuts and additions.
+
+Deviation, documented: the ImageNet ResNets' convolutions carry biases by
+default (``conv_bias=True``), as ``keras.applications.ResNet50/101/152`` do, so
+that their weights load unchanged (layer names and order are those of
+keras.applications). Before BN a bias is redundant; ``conv_bias=False`` drops
+it. The CIFAR ResNets have no convolution biases, which gives exactly the
+paper's parameter counts (ResNet-20: 269,722).
+
+Layer names: ``conv1_conv``, ``conv1_bn``, ``conv1_relu``, ``pool1_pool``,
+``conv{stage}_block{i}_{j}_conv|bn|relu``, ``..._0_conv|bn|pool|pad``
+(shortcut), ``..._add``, ``..._out``, ``avg_pool``/``max_pool``,
+``predictions``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from keras_convnets import _common, _compat
+from keras_convnets import weights as weights_lib
+
+BN_EPSILON = 1.001e-5  # as keras.applications
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """One network of the paper: block type, stages and defaults."""
+
+    block: str  # "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1 x4)
+    stages: tuple[tuple[int, int, int], ...]  # (filters, blocks, stride) from conv2_x
+    dataset: str  # "imagenet" (7x7/2 stem + 3x3/2 max pool) or "cifar" (3x3 stem)
+
+    @property
+    def default_input_shape(self):
+        return (224, 224, 3) if self.dataset == "imagenet" else (32, 32, 3)
+
+    @property
+    def default_classes(self):
+        return 1000 if self.dataset == "imagenet" else 10
+
+    @property
+    def default_shortcut(self):
+        return "B" if self.dataset == "imagenet" else "A"
+
+    @property
+    def default_conv_bias(self):
+        return self.dataset == "imagenet"
+
+    @property
+    def total_stride(self):
+        stride = 4 if self.dataset == "imagenet" else 1
+        for _, _, s in self.stages:
+            stride *= s
+        return stride
+
+    @property
+    def depth(self):
+        per_block = 2 if self.block == "basic" else 3
+        return 2 + per_block * sum(n for _, n, _ in self.stages)
+
+
+def _imagenet(block, blocks):
+    filters = (64, 128, 256, 512)
+    strides = (1, 2, 2, 2)
+    return ResNetSpec(block, tuple(zip(filters, blocks, strides)), "imagenet")
+
+
+def _cifar(n):
+    return ResNetSpec("basic", ((16, n, 1), (32, n, 2), (64, n, 2)), "cifar")
+
+
+RESNET_SPECS = {
+    "resnet18": _imagenet("basic", (2, 2, 2, 2)),
+    "resnet34": _imagenet("basic", (3, 4, 6, 3)),
+    "resnet50": _imagenet("bottleneck", (3, 4, 6, 3)),
+    "resnet101": _imagenet("bottleneck", (3, 4, 23, 3)),
+    "resnet152": _imagenet("bottleneck", (3, 8, 36, 3)),
+    # CIFAR-10 (§4.2): depth 6n + 2
+    "resnet20": _cifar(3),
+    "resnet32": _cifar(5),
+    "resnet44": _cifar(7),
+    "resnet56": _cifar(9),
+    "resnet110": _cifar(18),
+    "resnet1202": _cifar(200),
+}
+
+SHORTCUTS = ("A", "B", "C")
+
+
+def _conv_bn(api, x, filters, kernel, *, strides, use_bias, name, relu):
+    layers = api.layers
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="valid" if kernel == 1 else "same",
+        use_bias=use_bias,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
+    x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    if relu:
+        x = layers.Activation("relu", name=f"{name}_relu")(x)
+    return x
+
+
+def _shortcut(api, x, out_channels, stride, *, option, use_bias, name):
+    in_channels = x.shape[-1]
+    changes = stride != 1 or in_channels != out_channels
+    if option == "C" or (option == "B" and changes):
+        return _conv_bn(
+            api, x, out_channels, 1, strides=stride, use_bias=use_bias, name=f"{name}_0", relu=False
+        )
+    if option == "A" and changes:
+        if stride != 1:
+            x = api.layers.MaxPooling2D(pool_size=1, strides=stride, name=f"{name}_0_pool")(x)
+        if out_channels > in_channels:
+            x = api.custom.ChannelPadding(out_channels - in_channels, name=f"{name}_0_pad")(x)
+    return x
+
+
+def residual_block(api, x, filters, stride, *, block, shortcut, residual, use_bias, name):
+    """One basic or bottleneck block; ``name`` like ``conv3_block1``."""
+    out_channels = filters * 4 if block == "bottleneck" else filters
+    if residual:
+        # Built before the residual branch, as keras.applications does: the
+        # layer order is what legacy `.h5` weights are matched by.
+        skip = _shortcut(
+            api, x, out_channels, stride, option=shortcut, use_bias=use_bias, name=name
+        )
+    kw = {"use_bias": use_bias}
+    if block == "bottleneck":
+        y = _conv_bn(api, x, filters, 1, strides=stride, name=f"{name}_1", relu=True, **kw)
+        y = _conv_bn(api, y, filters, 3, strides=1, name=f"{name}_2", relu=True, **kw)
+        y = _conv_bn(api, y, out_channels, 1, strides=1, name=f"{name}_3", relu=False, **kw)
+    else:
+        y = _conv_bn(api, x, filters, 3, strides=stride, name=f"{name}_1", relu=True, **kw)
+        y = _conv_bn(api, y, filters, 3, strides=1, name=f"{name}_2", relu=False, **kw)
+    if residual:
+        y = api.layers.Add(name=f"{name}_add")([skip, y])
+    return api.layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def ResNet(
+    arch,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    shortcut=None,
+    residual=True,
+    conv_bias=None,
+    keras_module=None,
+):
+    """Builds the ResNet ``arch`` (a key of :data:`RESNET_SPECS`).
+
+    The public variants (``ResNet50`` ...) call this with their own defaults.
+    ``keras_module=tf_keras`` builds the legacy-Keras twin of the same network.
+    """
+    if arch not in RESNET_SPECS:
+        raise ValueError(f"`arch` must be one of {sorted(RESNET_SPECS)}. Received: arch={arch!r}")
+    spec = RESNET_SPECS[arch]
+    shortcut = spec.default_shortcut if shortcut is None else shortcut
+    classes = spec.default_classes if classes is None else classes
+    conv_bias = spec.default_conv_bias if conv_bias is None else bool(conv_bias)
+    name = arch if name is None else name
+    if shortcut not in SHORTCUTS:
+        raise ValueError(
+            f"`shortcut` must be one of 'A', 'B' or 'C'. Received: shortcut={shortcut!r}"
+        )
+    if not isinstance(residual, bool):
+        raise ValueError(f"`residual` must be True or False. Received: residual={residual!r}")
+    hosted = arch in weights_lib.HOSTED_WEIGHTS
+    _common.check_common_args(
+        arch=arch,
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        hosted=hosted,
+    )
+    if weights == "imagenet" and (shortcut != "B" or not residual or not conv_bias):
+        raise ValueError(
+            "The hosted ImageNet weights are for the default architecture (shortcut='B', "
+            f"residual=True, conv_bias=True). Received: shortcut={shortcut!r}, "
+            f"residual={residual}, conv_bias={conv_bias}"
+        )
+    api = _compat.resolve(keras_module)
+    input_shape = _common.resolve_input_shape(
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=spec.default_input_shape,
+        min_size=spec.total_stride,
+        include_top=include_top,
+        weights=weights,
+        api=api,
+        arch=arch,
+        fixed_with_top=True,
+        min_reason=f"the network's total stride is {spec.total_stride}",
+    )
+    img_input = _common.make_input(api, input_shape, input_tensor)
+    layers = api.layers
+
+    if spec.dataset == "imagenet":
+        x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
+        x = layers.Conv2D(
+            64, 7, strides=2, use_bias=conv_bias, kernel_initializer="he_normal", name="conv1_conv"
+        )(x)
+        x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.Activation("relu", name="conv1_relu")(x)
+        x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    else:
+        x = _conv_bn(api, img_input, 16, 3, strides=1, use_bias=conv_bias, name="conv1", relu=True)
+
+    for stage, (filters, blocks, stride) in enumerate(spec.stages, start=2):
+        for i in range(1, blocks + 1):
+            x = residual_block(
+                api,
+                x,
+                filters,
+                stride if i == 1 else 1,
+                block=spec.block,
+                shortcut=shortcut,
+                residual=residual,
+                use_bias=conv_bias,
+                name=f"conv{stage}_block{i}",
+            )
+
+    x = _common.classifier_top(
+        api,
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+    )
+    return _common.finish_model(
+        api,
+        img_input=img_input,
+        input_tensor=input_tensor,
+        outputs=x,
+        name=name,
+        weights=weights,
+        arch=arch,
+        include_top=include_top,
+        spec_kwargs=dict(
+            include_top=include_top,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            name=name,
+            shortcut=shortcut,
+            residual=residual,
+            conv_bias=conv_bias,
+        ),
+    )
+
+
+_DOC = """Builds {title} ({where}).
+
+    Args are those of ``keras.applications`` (``include_top``, ``weights``,
+    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+    ``classifier_activation``, ``name``), plus keyword-only:
+
+    * ``shortcut``: ``"A"``, ``"B"`` or ``"C"`` (default ``"{shortcut}"``, as the paper).
+    * ``residual``: ``False`` builds the plain counterpart (no shortcuts).
+    * ``conv_bias``: convolution biases (default {conv_bias}; see the module doc).
+    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
+
+    Defaults: input {shape}, {classes} classes, ``weights=None`` (nothing is
+    downloaded unless ``weights="imagenet"``{hosted}).
+
+    Example:
+        >>> import keras_convnets
+        >>> model = keras_convnets.{fn}(input_shape={example_shape}, classes=10)
+        >>> model.output_shape
+        (None, 10)
+    """
+
+
+def _variant(arch: str, fn_name: str, title: str):
+    spec = RESNET_SPECS[arch]
+
+    def builder(
+        include_top=True,
+        weights=None,
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=spec.default_classes,
+        classifier_activation="softmax",
+        name=arch,
+        *,
+        shortcut=spec.default_shortcut,
+        residual=True,
+        conv_bias=spec.default_conv_bias,
+        keras_module=None,
+    ):
+        return ResNet(
+            arch,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            name=name,
+            shortcut=shortcut,
+            residual=residual,
+            conv_bias=conv_bias,
+            keras_module=keras_module,
+        )
+
+    builder.__name__ = builder.__qualname__ = fn_name
+    builder.__module__ = __name__
+    builder.__doc__ = _DOC.format(
+        title=title,
+        where="He et al. 2015, Table 1"
+        if spec.dataset == "imagenet"
+        else "He et al. 2015, §4.2, CIFAR-10",
+        shortcut=spec.default_shortcut,
+        conv_bias=spec.default_conv_bias,
+        shape=spec.default_input_shape,
+        classes=spec.default_classes,
+        hosted=" fetches the keras.applications file"
+        if arch in weights_lib.HOSTED_WEIGHTS
+        else "; none are hosted for this network",
+        fn=fn_name,
+        example_shape=(32, 32, 3) if spec.dataset == "cifar" else (64, 64, 3),
+    )
+    builder.__signature__ = inspect.signature(builder)
+    return builder
+
+
+ResNet18 = _variant("resnet18", "ResNet18", "ResNet-18")
+ResNet34 = _variant("resnet34", "ResNet34", "ResNet-34")
+ResNet50 = _variant("resnet50", "ResNet50", "ResNet-50")
+ResNet101 = _variant("resnet101", "ResNet101", "ResNet-101")
+ResNet152 = _variant("resnet152", "ResNet152", "ResNet-152")
+ResNet20 = _variant("resnet20", "ResNet20", "ResNet-20 for CIFAR")
+ResNet32 = _variant("resnet32", "ResNet32", "ResNet-32 for CIFAR")
+ResNet44 = _variant("resnet44", "ResNet44", "ResNet-44 for CIFAR")
+ResNet56 = _variant("resnet56", "ResNet56", "ResNet-56 for CIFAR")
+ResNet110 = _variant("resnet110", "ResNet110", "ResNet-110 for CIFAR")
+ResNet1202 = _variant("resnet1202", "ResNet1202", "ResNet-1202 for CIFAR")
+
+
+# Registry entries. The figures are at the default input and classes and are
+# recomputed from the built models by tests/test_registry.py.
+_PAPER = "He et al. 2015, Deep Residual Learning for Image Recognition"
+# name: (builder, params, trainable, macs, paper multiply-adds, paper params)
+_ENTRIES = {
+    "resnet18": (ResNet18, 11_703_912, 11_694_312, 1_814_073_344, 1.8e9, None),
+    "resnet34": (ResNet34, 21_823_208, 21_806_184, 3_663_761_408, 3.6e9, None),
+    "resnet50": (ResNet50, 25_636_712, 25_583_592, 3_857_973_248, 3.8e9, None),
+    "resnet101": (ResNet101, 44_707_176, 44_601_832, 7_570_194_432, 7.6e9, None),
+    "resnet152": (ResNet152, 60_419_944, 60_268_520, 11_282_415_616, 11.3e9, None),
+    "resnet20": (ResNet20, 271_098, 269_722, 40_551_040, None, 0.27e6),
+    "resnet32": (ResNet32, 466_426, 464_154, 68_862_592, None, 0.46e6),
+    "resnet44": (ResNet44, 661_754, 658_586, 97_174_144, None, 0.66e6),
+    "resnet56": (ResNet56, 857_082, 853_018, 125_485_696, None, 0.85e6),
+    "resnet110": (ResNet110, 1_736_058, 1_727_962, 252_887_680, None, 1.7e6),
+    "resnet1202": (ResNet1202, 19_510_906, 19_421_274, 2_829_238_912, None, 19.4e6),
+}
+# The plain counterparts of the degradation experiment (Fig. 1, 4, 6; Table 2).
+_PLAIN = {
+    "plain18": ("resnet18", 11_527_400, 11_519_592, 1_794_805_760),
+    "plain34": ("resnet34", 21_646_696, 21_631_464, 3_644_493_824),
+    "plain20": ("resnet20", 271_098, 269_722, 40_551_040),
+    "plain32": ("resnet32", 466_426, 464_154, 68_862_592),
+    "plain44": ("resnet44", 661_754, 658_586, 97_174_144),
+    "plain56": ("resnet56", 857_082, 853_018, 125_485_696),
+    "plain110": ("resnet110", 1_736_058, 1_727_962, 252_887_680),
+}
+
+
+def _register():
+    from keras_convnets.registry import ModelInfo, register
+
+    for arch, (builder, params, trainable, macs, paper_macs, paper_params) in _ENTRIES.items():
+        spec = RESNET_SPECS[arch]
+        register(
+            ModelInfo(
+                name=arch,
+                family="resnet",
+                builder=builder,
+                paper=_PAPER,
+                input_shape=spec.default_input_shape,
+                classes=spec.default_classes,
+                preprocessing="caffe",
+                params=params,
+                trainable_params=trainable,
+                macs=macs,
+                paper_macs=paper_macs,
+                paper_params=paper_params,
+                hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+                min_input_size=spec.total_stride,
+                notes=f"shortcut {spec.default_shortcut}, depth {spec.depth}",
+            )
+        )
+    for name, (arch, params, trainable, macs) in _PLAIN.items():
+        spec = RESNET_SPECS[arch]
+        register(
+            ModelInfo(
+                name=name,
+                family="plain",
+                builder=_ENTRIES[arch][0],
+                paper=_PAPER,
+                input_shape=spec.default_input_shape,
+                classes=spec.default_classes,
+                preprocessing="caffe",
+                params=params,
+                trainable_params=trainable,
+                macs=macs,
+                overrides={"residual": False, "name": name},
+                min_input_size=spec.total_stride,
+                notes=f"plain counterpart of {arch} (no shortcuts)",
+            )
+        )
+
+
+_register()

@@ -1,0 +1,189 @@
+"""Pretrained weights: the files keras.applications hosts, and checked loading.
+
+``weights="imagenet"`` fetches the very files (same names, same MD5 hashes)
+that ``keras.applications`` downloads, with ``keras.utils.get_file``, which
+refuses a file whose hash differs. The base address can be redirected to a
+mirror with the ``KERAS_CONVNETS_WEIGHTS_URL`` environment variable (the tests
+point it at a server on 127.0.0.1).
+
+:func:`load_weights_checked` compares a weights file with the model, layer by
+layer, *before* assigning anything, and names the first layer whose variables
+differ. If loading still fails, the model's previous weights are restored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import h5py
+import keras
+
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+# arch -> (sub-folder, file stem, md5 with top, md5 without top), from
+# keras/src/applications/{resnet,inception_v3}.py.
+HOSTED_WEIGHTS = {
+    "resnet50": (
+        "resnet/",
+        "resnet50_weights_tf_dim_ordering_tf_kernels",
+        "2cb95161c43110f7111970584f804107",
+        "4d473c1dd8becc155b73f8504c6f6626",
+    ),
+    "resnet101": (
+        "resnet/",
+        "resnet101_weights_tf_dim_ordering_tf_kernels",
+        "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+        "88cf7a10940856eca736dc7b7e228a21",
+    ),
+    "resnet152": (
+        "resnet/",
+        "resnet152_weights_tf_dim_ordering_tf_kernels",
+        "100835be76be38e30d865e96f2aaae62",
+        "ee4c566cf9a93f14d82f913c2dc6dd0c",
+    ),
+    "inception_v3": (
+        "inception_v3/",
+        "inception_v3_weights_tf_dim_ordering_tf_kernels",
+        "9a0d58056eeedaa3f26cb7ebd46da564",
+        "bcbd6486424b2319ff4ef7d526e38f63",
+    ),
+}
+
+WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".keras")
+
+
+def hosted_models() -> list[str]:
+    """Registry names whose ImageNet weights are hosted."""
+    return sorted(HOSTED_WEIGHTS)
+
+
+def weights_url(arch: str, include_top: bool) -> tuple[str, str, str]:
+    """``(file name, URL, md5)`` of the hosted ImageNet weights of ``arch``."""
+    if arch not in HOSTED_WEIGHTS:
+        raise ValueError(
+            f"No ImageNet weights are hosted for {arch!r}; they are for "
+            f"{', '.join(hosted_models())}."
+        )
+    folder, stem, hash_top, hash_notop = HOSTED_WEIGHTS[arch]
+    file_name = f"{stem}.h5" if include_top else f"{stem}_notop.h5"
+    base = os.environ.get("KERAS_CONVNETS_WEIGHTS_URL", KERAS_APPLICATIONS_URL).rstrip("/") + "/"
+    return file_name, f"{base}{folder}{file_name}", hash_top if include_top else hash_notop
+
+
+def fetch_imagenet_weights(arch: str, *, include_top: bool) -> str:
+    """Downloads (or finds in the Keras cache) the hosted file; checks its MD5."""
+    file_name, url, md5 = weights_url(arch, include_top)
+    return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=md5)
+
+
+def _snake_case(name: str) -> str:
+    # The naming keras.saving uses for the groups of a `.weights.h5` file.
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _shape(variable) -> tuple:
+    return tuple(int(d) for d in variable.shape)
+
+
+def _mismatch(path, model, layer, file_name, expected, found):
+    return ValueError(
+        f"Weights file {os.fspath(path)!r} does not match model {model.name!r}: "
+        f"layer {layer.name!r} (stored as {file_name!r}) has variables of shapes {expected}, "
+        f"the file has {found}. Nothing was loaded."
+    )
+
+
+def _check_keras3_file(model, path):
+    with h5py.File(path, "r") as f:
+        if "layers" not in f:
+            raise ValueError(
+                f"Weights file {os.fspath(path)!r} has no 'layers' group: it is not a Keras "
+                "`.weights.h5` file. Nothing was loaded."
+            )
+        group = f["layers"]
+        used: dict[str, int] = {}
+        for layer in model.layers:
+            base = _snake_case(type(layer).__name__)
+            if base in used:
+                used[base] += 1
+                key = f"{base}_{used[base]}"
+            else:
+                used[base] = 0
+                key = base
+            expected = [_shape(v) for v in layer.weights]
+            if key not in group:
+                if expected:
+                    raise _mismatch(path, model, layer, f"layers/{key}", expected, "nothing")
+                continue
+            stored = group[key].get("vars")
+            found = [tuple(stored[str(i)].shape) for i in range(len(stored))] if stored else []
+            if found != expected:
+                raise _mismatch(path, model, layer, f"layers/{key}", expected, found)
+        if len(used) and sum(c + 1 for c in used.values()) < len(group):
+            extra = len(group) - sum(c + 1 for c in used.values())
+            raise ValueError(
+                f"Weights file {os.fspath(path)!r} holds {extra} layer(s) more than model "
+                f"{model.name!r} has. Nothing was loaded."
+            )
+
+
+def _check_legacy_file(model, path):
+    with h5py.File(path, "r") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" not in root.attrs:
+            raise ValueError(
+                f"Weights file {os.fspath(path)!r} is neither a Keras `.weights.h5` file nor a "
+                "legacy Keras 2 HDF5 weights file. Nothing was loaded."
+            )
+        names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs["layer_names"]]
+        stored = []
+        for name in names:
+            weight_names = root[name].attrs.get("weight_names", [])
+            weight_names = [w.decode() if isinstance(w, bytes) else w for w in weight_names]
+            if weight_names:
+                stored.append((name, [tuple(root[name][w].shape) for w in weight_names]))
+        ours = [layer for layer in model.layers if layer.weights]
+        if len(stored) != len(ours):
+            raise ValueError(
+                f"Weights file {os.fspath(path)!r} holds {len(stored)} layers with weights, "
+                f"model {model.name!r} has {len(ours)}. Nothing was loaded."
+            )
+        for layer, (file_layer, found) in zip(ours, stored):
+            expected = [_shape(v) for v in layer.trainable_weights + layer.non_trainable_weights]
+            if expected != found:
+                raise _mismatch(path, model, layer, file_layer, expected, found)
+
+
+def load_weights_checked(model, path):
+    """Loads ``path`` into ``model`` after checking every layer's variable shapes.
+
+    Accepts Keras 3 ``.weights.h5`` files, legacy Keras 2 ``.h5`` files (such as
+    the hosted keras.applications files; matched in layer order, as Keras does)
+    and ``.keras`` archives. Raises ``ValueError`` naming the first layer that
+    differs; on any failure the model keeps the weights it had.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"`weights` file {path!r} does not exist.")
+    if not path.endswith(WEIGHT_SUFFIXES):
+        raise ValueError(
+            f"`weights` must be a file ending in {', '.join(WEIGHT_SUFFIXES)}. Received: {path!r}"
+        )
+    is_keras3_model = isinstance(model, keras.Model)
+    if path.endswith(".weights.h5") and is_keras3_model:
+        _check_keras3_file(model, path)
+    elif path.endswith(".h5") and not path.endswith(".weights.h5"):
+        _check_legacy_file(model, path)
+    before = model.get_weights()
+    try:
+        model.load_weights(path)
+    except Exception as err:
+        model.set_weights(before)
+        raise ValueError(
+            f"Loading weights file {path!r} into model {model.name!r} failed; the model keeps "
+            f"the weights it had. Cause: {err}"
+        ) from err
+    return model
