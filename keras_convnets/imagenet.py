@@ -14,6 +14,8 @@ import os
 import keras
 import numpy as np
 
+from keras_convnets import weights
+
 PREPROCESSING_MODES = ("caffe", "tf", "torch")
 
 CLASS_INDEX_URL = (
@@ -47,9 +49,7 @@ def _load_class_index(path=None) -> dict:
         return _class_index
     if path is None:
         url = os.environ.get("KERAS_CONVNETS_CLASS_INDEX_URL", CLASS_INDEX_URL)
-        path = keras.utils.get_file(
-            "imagenet_class_index.json", url, cache_subdir="models", file_hash=CLASS_INDEX_MD5
-        )
+        path = weights.download("imagenet_class_index.json", url, CLASS_INDEX_MD5)
         with open(path) as f:
             _class_index = json.load(f)
         return _class_index

@@ -4,7 +4,8 @@
 that ``keras.applications`` downloads, with ``keras.utils.get_file``, which
 refuses a file whose hash differs. The base address can be redirected to a
 mirror with the ``KERAS_CONVNETS_WEIGHTS_URL`` environment variable (the tests
-point it at a server on 127.0.0.1).
+point it at a server on 127.0.0.1), and the cache folder (default: Keras's,
+``~/.keras``) with ``KERAS_CONVNETS_CACHE_DIR``.
 
 :func:`load_weights_checked` compares a weights file with the model, layer by
 layer, *before* assigning anything, and names the first layer whose variables
@@ -74,7 +75,18 @@ def weights_url(arch: str, include_top: bool) -> tuple[str, str, str]:
 def fetch_imagenet_weights(arch: str, *, include_top: bool) -> str:
     """Downloads (or finds in the Keras cache) the hosted file; checks its MD5."""
     file_name, url, md5 = weights_url(arch, include_top)
-    return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=md5)
+    return download(file_name, url, md5)
+
+
+def download(file_name: str, url: str, md5: str) -> str:
+    """``keras.utils.get_file`` into the cache, refusing a file whose MD5 differs."""
+    return keras.utils.get_file(
+        file_name,
+        url,
+        cache_subdir="models",
+        file_hash=md5,
+        cache_dir=os.environ.get("KERAS_CONVNETS_CACHE_DIR") or None,
+    )
 
 
 def _snake_case(name: str) -> str:

@@ -1,0 +1,51 @@
+"""Shared fixtures. Nothing here reaches the internet: downloads go to 127.0.0.1."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    yield
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def local_server(tmp_path, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving ``tmp_path / "www"``.
+
+    Yields ``(base_url, www_dir)``; the weights cache goes to a fresh folder
+    (``KERAS_CONVNETS_CACHE_DIR``) and the hosted-weights address points here
+    (``KERAS_CONVNETS_WEIGHTS_URL``, ``KERAS_CONVNETS_CLASS_INDEX_URL``).
+    """
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *args, **kwargs: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    monkeypatch.setenv("KERAS_CONVNETS_WEIGHTS_URL", base)
+    monkeypatch.setenv("KERAS_CONVNETS_CLASS_INDEX_URL", base + "imagenet_class_index.json")
+    monkeypatch.setenv("KERAS_CONVNETS_CACHE_DIR", str(tmp_path / "cache"))
+    try:
+        yield base, www
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
