@@ -26,6 +26,9 @@ def _fmt_paper(value, unit):
 def _cmd_list(args):
     from keras_convnets import registry
 
+    if args.markdown:
+        print(registry.markdown_table(args.pattern))
+        return 0
     print(
         f"{'name':<12} {'family':<10} {'input':>12} {'classes':>7} {'params':>12} "
         f"{'GMACs':>8} {'prep':>6}  hosted"
@@ -108,6 +111,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="registered models")
     p.add_argument("pattern", nargs="?", default=None)
+    p.add_argument("--markdown", action="store_true", help="the README's model table")
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("summary", help="cost table of one model")
     p.add_argument("name")

@@ -84,3 +84,30 @@ def get_model(name: str, **overrides: Any):
         (None, 100)
     """
     return model_info(name).build(**overrides)
+
+
+def _paper_figure(value, unit, suffix):
+    return "-" if value is None else f"{value / unit:g}{suffix}"
+
+
+def markdown_table(pattern: str | None = None) -> str:
+    """The README's model table, generated from the registry metadata."""
+    lines = [
+        "| model | family | input | params | multiply-adds | paper | preprocessing "
+        "| ImageNet weights |",
+        "| --- | --- | --- | ---: | ---: | --- | --- | --- |",
+    ]
+    for name in list_models(pattern):
+        info = _REGISTRY[name]
+        paper = []
+        if info.paper_params is not None:
+            paper.append(_paper_figure(info.paper_params, 1e6, "M params"))
+        if info.paper_macs is not None:
+            paper.append(_paper_figure(info.paper_macs, 1e9, "G mult-adds"))
+        shape = "x".join(str(d) for d in info.input_shape)
+        lines.append(
+            f"| `{name}` | {info.family} | {shape} | {info.params:,} | "
+            f"{info.macs / 1e9:.3f} G | {', '.join(paper) or '-'} | {info.preprocessing} | "
+            f"{'hosted (keras.applications files)' if info.hosted_weights else '-'} |"
+        )
+    return "\n".join(lines)
