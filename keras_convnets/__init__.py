@@ -8,6 +8,7 @@ Example:
 """
 
 from keras_convnets import cost, layers, weights
+from keras_convnets.heads import inference_model, loss_weights, with_aux_targets
 from keras_convnets.imagenet import decode_predictions, preprocess_input
 from keras_convnets.registry import ModelInfo, get_model, list_models, model_info
 from keras_convnets.resnet import (
@@ -45,11 +46,14 @@ __all__ = [
     "cost",
     "decode_predictions",
     "get_model",
+    "inference_model",
     "layers",
     "list_models",
     "load_model",
+    "loss_weights",
     "model_info",
     "preprocess_input",
     "tf_keras_twin",
     "weights",
+    "with_aux_targets",
 ]
