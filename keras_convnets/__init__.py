@@ -7,9 +7,12 @@ Example:
     (None, 10)
 """
 
-from keras_convnets import cost, layers, weights
+from keras_convnets import cost, data, evaluation, layers, weights
+from keras_convnets.evaluation import center_crop, googlenet_144_crops, ten_crops
+from keras_convnets.googlenet import GoogLeNet, InceptionV1
 from keras_convnets.heads import inference_model, loss_weights, with_aux_targets
 from keras_convnets.imagenet import decode_predictions, preprocess_input
+from keras_convnets.inception_v3 import InceptionV2, InceptionV3
 from keras_convnets.registry import ModelInfo, get_model, list_models, model_info
 from keras_convnets.resnet import (
     ResNet18,
@@ -30,6 +33,15 @@ from keras_convnets.twin import copy_weights, tf_keras_twin
 __version__ = "0.1.0"
 
 __all__ = [
+    "GoogLeNet",
+    "InceptionV1",
+    "InceptionV2",
+    "InceptionV3",
+    "center_crop",
+    "data",
+    "evaluation",
+    "googlenet_144_crops",
+    "ten_crops",
     "ModelInfo",
     "ResNet18",
     "ResNet20",

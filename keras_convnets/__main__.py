@@ -53,7 +53,7 @@ def _parse_shape(text):
 
 
 def _cmd_summary(args):
-    from keras_convnets import cost, registry
+    from keras_convnets import cost, heads, registry
 
     info = registry.model_info(args.name)
     kwargs = {}
@@ -65,9 +65,12 @@ def _cmd_summary(args):
     print(cost.format_table(result, paper_rows=info.paper_rows, per_layer=args.per_layer))
     trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
     print(f"\nparameters: {result.params:,} (trainable {trainable:,})")
-    print(f"multiply-adds: {result.macs:,} = {result.macs / 1e9:.3f} x10^9")
+    main_macs = cost.analyze(heads.inference_model(model)).macs
+    if main_macs != result.macs:
+        print(f"multiply-adds with the auxiliary heads: {result.macs:,}")
+    print(f"multiply-adds (main path): {main_macs:,} = {main_macs / 1e9:.3f} x10^9")
     if info.paper_macs:
-        diff = result.macs / info.paper_macs - 1
+        diff = main_macs / info.paper_macs - 1
         print(f"paper: {info.paper_macs / 1e9:g} x10^9 multiply-adds ({diff:+.1%})")
     if info.paper_params:
         print(f"paper: {info.paper_params / 1e6:g} M parameters")
@@ -76,7 +79,7 @@ def _cmd_summary(args):
 
 
 def _cmd_table(args):
-    from keras_convnets import cost, registry
+    from keras_convnets import cost, heads, registry
 
     head = (
         f"{'model':<12} {'input':>11} {'params':>12} {'paper params':>13} "
@@ -88,11 +91,12 @@ def _cmd_table(args):
         info = registry.model_info(name)
         start = time.perf_counter()
         model = info.build()
-        result = cost.analyze(model)
+        result = cost.analyze(heads.inference_model(model))
+        params = model.count_params()
         elapsed = time.perf_counter() - start
         shape = "x".join(str(d) for d in info.input_shape)
         print(
-            f"{name:<12} {shape:>11} {result.params:>12,} "
+            f"{name:<12} {shape:>11} {params:>12,} "
             f"{_fmt_paper(info.paper_params, 1e6) + ('M' if info.paper_params else ''):>13} "
             f"{result.macs / 1e9:>8.3f} {_fmt_paper(info.paper_macs, 1e9):>12} "
             f"{elapsed:>8.1f}",

@@ -26,6 +26,7 @@ BLOCK_PATTERNS = [
     re.compile(r"^(inception_\d[a-z])_"),
     re.compile(r"^(mixed\d+)_"),
     re.compile(r"^(aux\d*)_"),
+    re.compile(r"^(stem_[a-z]+\d+)_"),  # Inception v2/v3 stem: stem_conv1_bn -> stem_conv1
     re.compile(r"^([a-z]+\d+)_"),
 ]
 
@@ -53,6 +54,7 @@ class LayerCost:
     macs: int
     other_ops: int
     block: str
+    inbound: tuple = ()  # names of the layers feeding this one (for per-block depth)
 
 
 @dataclass
@@ -163,6 +165,7 @@ def _layer_cost(layer) -> LayerCost:
         macs=int(macs),
         other_ops=int(other),
         block=block_of(layer.name),
+        inbound=tuple(t._keras_history[0].name for t in in_tensors if hasattr(t, "_keras_history")),
     )
 
 
@@ -174,7 +177,7 @@ def analyze(model) -> ModelCost:
         >>> from keras_convnets import cost
         >>> c = cost.analyze(keras_convnets.ResNet20())
         >>> c.params
-        270410
+        271098
     """
     result = ModelCost(model.name)
     for layer in model.layers:
@@ -256,6 +259,75 @@ def format_table(model_cost: ModelCost, *, paper_rows=None, per_layer=False) -> 
         f"{'total':<24} {'':>16} {model_cost.params:>12,} {model_cost.macs:>15,} "
         f"{model_cost.other_ops:>13,}"
     )
+    if any("columns" in row for row in paper_rows.values()):
+        lines.append("")
+        lines.append(format_paper_comparison(model_cost, paper_rows))
+    return "\n".join(lines)
+
+
+def block_depth(model_cost: ModelCost, block: str) -> int:
+    """Weight layers on the longest path through ``block`` (an Inception module: 2)."""
+    members = {layer.name: layer for layer in model_cost.layers if layer.block == block}
+    depth: dict[str, int] = {}
+
+    def visit(name):
+        if name not in depth:
+            layer = members[name]
+            below = [visit(n) for n in layer.inbound if n in members]
+            depth[name] = (1 if layer.weight_params else 0) + max(below, default=0)
+        return depth[name]
+
+    return max((visit(name) for name in members), default=0)
+
+
+def format_paper_comparison(model_cost: ModelCost, paper_rows: dict) -> str:
+    """Rows of a paper's table beside the built model's: output, depth, filters, weights, MACs.
+
+    Each paper row may carry ``columns`` (column title -> layer name; the
+    filters are read from that layer's output channels), ``depth``, and the
+    printed ``params``/``macs`` as strings (``"2.7K"``, ``"34M"``) with
+    ``notes`` on disagreements. Weights are kernels only (no biases, no BN), as
+    Szegedy et al. count them.
+    """
+    head = (
+        f"{'row':<14} {'output':>12} {'depth':>5} {'paper':>5}  {'filter columns':<26} "
+        f"{'weights':>11} {'paper':>7} {'MACs':>13} {'paper':>6}  notes"
+    )
+    lines = ["Paper rows (weights: kernels only; MACs: multiply-adds)", head, "-" * len(head)]
+    legends = []
+    total_weights = total_macs = 0
+    for block, paper in paper_rows.items():
+        columns = paper.get("columns")
+        if columns is None:
+            continue
+        row = model_cost.block(block)
+        filters = "/".join(
+            str(model_cost.layer(layer).output_shape[-1]) for layer in columns.values()
+        )
+        legend = "/".join(columns)
+        if len(columns) > 2 and legend not in legends:
+            legends.append(legend)
+        shape = "x".join(str(d) for d in row["output_shape"])
+        total_weights += row["weight_params"]
+        total_macs += row["macs"]
+        line = (
+            f"{block:<14} {shape:>12} {block_depth(model_cost, block):>5} "
+            f"{_fmt(paper.get('depth')):>5}  {filters:<26} {row['weight_params']:>11,} "
+            f"{_fmt(paper.get('params')):>7} {row['macs']:>13,} {_fmt(paper.get('macs')):>6}  "
+            + "; ".join(paper.get("notes") or [])
+        )
+        lines.append(line.rstrip())
+    lines.append("-" * len(head))
+    lines.append(
+        f"{'rows total':<14} {'':>12} {'':>5} {'':>5}  {'':<26} {total_weights:>11,} "
+        f"{'':>7} {total_macs:>13,}"
+    )
+    main = sum(r.macs for r in model_cost.layers if not r.block.startswith("aux"))
+    lines.append(
+        f"main path (all but aux* blocks): {main:,} multiply-adds = {main / 1e9:.4f} x10^9"
+    )
+    for legend in legends:
+        lines.append(f"filter columns: {legend}")
     return "\n".join(lines)
 
 

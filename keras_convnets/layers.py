@@ -59,7 +59,83 @@ class ChannelPadding(_ChannelPaddingMixin, keras.layers.Layer):
     _ops = keras.ops
 
 
-CUSTOM_LAYER_NAMES = ("ChannelPadding",)
+class _LocalResponseNormalizationMixin:
+    """Local response normalization across channels (Krizhevsky et al. 2012).
+
+    ``b[..., c] = a[..., c] / (bias + alpha * sum(a[..., c - r : c + r + 1] ** 2)) ** beta``
+    with ``r = depth_radius``: TensorFlow's convention, where ``alpha`` multiplies
+    each squared element. Caffe's LRN (``local_size = n = 2r + 1``) divides its
+    ``alpha`` by ``n``, so Caffe's ``alpha=1e-4, local_size=5`` is
+    ``depth_radius=2, alpha=2e-5`` here.
+    """
+
+    def __init__(
+        self,
+        depth_radius: int = 2,
+        bias: float = 1.0,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(depth_radius, bool) or int(depth_radius) != depth_radius or depth_radius < 0:
+            raise ValueError(
+                f"`depth_radius` must be an integer >= 0. Received: depth_radius={depth_radius!r}"
+            )
+        self.depth_radius = int(depth_radius)
+        self.bias = float(bias)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+
+    def call(self, inputs):
+        ops = self._ops
+        r = self.depth_radius
+        channels = inputs.shape[-1]
+        squared = ops.square(inputs)
+        rank = len(inputs.shape)
+        # Zero-pad the channel axis so that every channel sums a full window of
+        # 2r + 1 shifted slices; only pad, slice, add and pow, which TFLite
+        # converts to builtin ops (no Flex delegate).
+        padded = ops.pad(squared, [[0, 0]] * (rank - 1) + [[r, r]])
+        total = padded[..., 0:channels]
+        for shift in range(1, 2 * r + 1):
+            total = total + padded[..., shift : shift + channels]
+        return inputs * (self.bias + self.alpha * total) ** (-self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "depth_radius": self.depth_radius,
+                "bias": self.bias,
+                "alpha": self.alpha,
+                "beta": self.beta,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LocalResponseNormalization(_LocalResponseNormalizationMixin, keras.layers.Layer):
+    """Across-channel LRN, equal to ``tf.nn.local_response_normalization`` with the same args.
+
+    No parameters. GoogLeNet's ``norm1``/``norm2`` use it (see the mixin for
+    the ``alpha`` convention versus Caffe's).
+
+    Example:
+        >>> import numpy as np
+        >>> layer = LocalResponseNormalization(depth_radius=2, alpha=1e-4 / 5)
+        >>> tuple(layer(np.ones((1, 2, 2, 8), "float32")).shape)
+        (1, 2, 2, 8)
+    """
+
+    _ops = keras.ops
+
+
+CUSTOM_LAYER_NAMES = ("ChannelPadding", "LocalResponseNormalization")
 
 
 def custom_objects() -> dict:

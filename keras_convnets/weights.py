@@ -80,12 +80,12 @@ def fetch_imagenet_weights(arch: str, *, include_top: bool) -> str:
 
 def download(file_name: str, url: str, md5: str) -> str:
     """``keras.utils.get_file`` into the cache, refusing a file whose MD5 differs."""
+    cache_dir = os.environ.get("KERAS_CONVNETS_CACHE_DIR") or None
+    if cache_dir:
+        # get_file silently falls back to /tmp/.keras when the folder does not exist yet.
+        os.makedirs(cache_dir, exist_ok=True)
     return keras.utils.get_file(
-        file_name,
-        url,
-        cache_subdir="models",
-        file_hash=md5,
-        cache_dir=os.environ.get("KERAS_CONVNETS_CACHE_DIR") or None,
+        file_name, url, cache_subdir="models", file_hash=md5, cache_dir=cache_dir
     )
 
 
@@ -158,15 +158,22 @@ def _check_legacy_file(model, path):
             if weight_names:
                 stored.append((name, [tuple(root[name][w].shape) for w in weight_names]))
         ours = [layer for layer in model.layers if layer.weights]
-        if len(stored) != len(ours):
-            raise ValueError(
-                f"Weights file {os.fspath(path)!r} holds {len(stored)} layers with weights, "
-                f"model {model.name!r} has {len(ours)}. Nothing was loaded."
-            )
+        # Pairs first, so that a file of another depth is reported at the first
+        # layer that differs (which layer, which shapes), not only by its length.
         for layer, (file_layer, found) in zip(ours, stored):
             expected = [_shape(v) for v in layer.trainable_weights + layer.non_trainable_weights]
             if expected != found:
                 raise _mismatch(path, model, layer, file_layer, expected, found)
+        if len(stored) != len(ours):
+            first = (
+                f"the model's layer {ours[len(stored)].name!r} has no counterpart"
+                if len(ours) > len(stored)
+                else f"the file's layer {stored[len(ours)][0]!r} has no counterpart"
+            )
+            raise ValueError(
+                f"Weights file {os.fspath(path)!r} holds {len(stored)} layers with weights, "
+                f"model {model.name!r} has {len(ours)}: {first}. Nothing was loaded."
+            )
 
 
 def load_weights_checked(model, path):

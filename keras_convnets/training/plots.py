@@ -1,0 +1,64 @@
+"""History files written during and after training: CSV and PNG learning curves."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+
+def write_csv_atomic(path, rows: list[dict]):
+    """Writes the history rows (one per epoch) as CSV, atomically."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    for row in rows[1:]:
+        keys.extend(k for k in row if k not in keys)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def plot_curves(path, curves: dict, *, title="", ylabel="error (%)", xlabel="epoch"):
+    """Saves a PNG of named curves ``{label: (xs, ys)}`` (matplotlib Agg), atomically.
+
+    Example:
+        >>> import tempfile, os
+        >>> from keras_convnets.training import plots
+        >>> p = os.path.join(tempfile.mkdtemp(), "c.png")
+        >>> plots.plot_curves(p, {"train": ([1, 2], [50.0, 40.0])})
+        >>> os.path.getsize(p) > 0
+        True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, (xs, ys) in curves.items():
+        style = "--" if label.startswith("train") else "-"
+        ax.plot(xs, ys, style, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = f"{path}.tmp.{os.getpid()}.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def plot_history(path, history: list[dict], title=""):
+    """Training/validation error and loss per epoch of a run's history."""
+    if not history:
+        return
+    xs = [row["epoch"] for row in history]
+    curves = {"train error": (xs, [100 * (1 - row["train_accuracy"]) for row in history])}
+    if all("val_accuracy" in row for row in history):
+        curves["val error"] = (xs, [100 * (1 - row["val_accuracy"]) for row in history])
+    plot_curves(path, curves, title=title)

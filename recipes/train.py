@@ -1,0 +1,114 @@
+"""Trains a registered model with a paper's recipe.
+
+    python -m recipes.train --recipe=resnet_cifar --model=resnet56 --dataset=cifar10 \
+        --model_dir=runs/resnet56
+
+Flags can come from a file: ``--flagfile=run.flags``. The resolved
+configuration is printed and written to ``model_dir/config.json``; running the
+same command again resumes from the newest checkpoint. Exit status: 0 done,
+1 bad flags or data, 2 NaN/inf loss (last good checkpoint kept), 3 lost worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from keras_convnets.training import config as config_lib
+
+FLAGS = flags.FLAGS
+_DEFAULTS = config_lib.TrainConfig()
+
+flags.DEFINE_string("recipe", "resnet_cifar", f"One of {', '.join(config_lib.RECIPES)}.")
+flags.DEFINE_string("model", "resnet20", "A registered model (keras_convnets.list_models()).")
+flags.DEFINE_string(
+    "dataset",
+    "cifar10",
+    "cifar10, cifar100, fashion_mnist, mnist, imagenette, imagenet2012 (TFDS; MNIST-like from "
+    "local IDX files when present) or folder (an image folder, one sub-folder per class).",
+)
+flags.DEFINE_string("model_dir", "runs/default", "Checkpoints, logs, config and summary.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir, IDX folder or image folder.")
+flags.DEFINE_string("manual_dir", None, "TFDS manual_dir (ImageNet archives).")
+flags.DEFINE_integer("batch_size", None, "Global batch (default: the recipe's).")
+flags.DEFINE_float("epochs", None, "Training length in epochs (default: the recipe's).")
+flags.DEFINE_integer("steps", None, "Training length in steps (overrides --epochs).")
+flags.DEFINE_float("lr", None, "Learning rate (default: the recipe's, scaled with the batch).")
+flags.DEFINE_float("weight_decay", None, "L2 weight decay (default: the recipe's).")
+flags.DEFINE_enum(
+    "strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution."
+)
+flags.DEFINE_enum(
+    "precision", "float32", list(config_lib.PRECISIONS), "Keras dtype policy for the model."
+)
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward and backward pass.")
+flags.DEFINE_string("input_shape", "model", "'model', 'native' (the data's) or 'H,W,C'.")
+flags.DEFINE_float(
+    "val_fraction", None, "Held out of train for validation (0: validate on test split)."
+)
+flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Steps between checkpoints.")
+flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "Checkpoints kept.")
+flags.DEFINE_integer("seed", 0, "Initial weights, data order and augmentation seed.")
+flags.DEFINE_integer("max_train_examples", None, "Use only the first N training examples.")
+flags.DEFINE_integer("max_eval_examples", None, "Use only the first N val/test examples.")
+flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Steps between progress updates.")
+flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
+flags.DEFINE_float("collective_timeout", 300.0, "Seconds before a silent worker is lost.")
+flags.DEFINE_bool("plots", True, "Write curves.png at the end.")
+
+
+def config_from_flags() -> config_lib.TrainConfig:
+    return config_lib.TrainConfig(
+        recipe=FLAGS.recipe,
+        model=FLAGS.model,
+        dataset=FLAGS.dataset,
+        model_dir=FLAGS.model_dir,
+        data_dir=FLAGS.data_dir,
+        manual_dir=FLAGS.manual_dir,
+        batch_size=FLAGS.batch_size,
+        epochs=FLAGS.epochs,
+        steps=FLAGS.steps,
+        lr=FLAGS.lr,
+        weight_decay=FLAGS.weight_decay,
+        strategy=FLAGS.strategy,
+        precision=FLAGS.precision,
+        jit_compile=FLAGS.jit_compile,
+        input_shape=FLAGS.input_shape,
+        val_fraction=FLAGS.val_fraction,
+        checkpoint_every=FLAGS.checkpoint_every,
+        keep_checkpoints=FLAGS.keep_checkpoints,
+        seed=FLAGS.seed,
+        max_train_examples=FLAGS.max_train_examples,
+        max_eval_examples=FLAGS.max_eval_examples,
+        log_every=FLAGS.log_every,
+        verbose=FLAGS.verbose,
+        collective_timeout_s=FLAGS.collective_timeout,
+        plots=FLAGS.plots,
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    import keras_convnets  # noqa: F401  (registers every model)
+    from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
+
+    try:
+        train(config_from_flags())
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except WorkerLostError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(3)  # collective ops of the dead cluster can block a normal exit
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,87 @@
+"""Command line: ``python -m keras_convnets {list,summary,table}``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_convnets import registry, resnet  # noqa: F401  (registers the ResNets)
+from keras_convnets.__main__ import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_convnets", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_summary_resnet50_prints_table_and_paper_figure():
+    # As a user runs it: a fresh process.
+    result = run_cli("summary", "resnet50")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "He et al. 2015" in out
+    for block in ("conv1", "conv2_block1", "conv5_block3", "predictions", "total"):
+        assert block in out
+    assert "parameters: 25,636,712 (trainable 25,583,592)" in out
+    assert "multiply-adds (main path): 3,857,973,248 = 3.858 x10^9" in out
+    assert "paper: 3.8 x10^9 multiply-adds (+1.5%)" in out
+    assert "other ops" in out
+
+
+def test_summary_per_layer_and_input_shape(capsys):
+    assert main(["summary", "resnet20", "--per-layer", "--input-shape", "64,64,3"]) == 0
+    out = capsys.readouterr().out
+    assert "conv2_block1_1_conv" in out and "64x64x16" in out
+    assert "parameters: 271,098 (trainable 269,722)" in out
+    assert "paper: 0.27 M parameters" in out
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in registry.list_models():
+        assert name in out
+    assert "25,636,712" in out
+    assert main(["list", "plain*"]) == 0
+    out = capsys.readouterr().out
+    assert "plain20" in out and "resnet20" not in out
+    assert main(["list", "resnet5*", "--markdown"]) == 0
+    assert "| `resnet50` |" in capsys.readouterr().out
+
+
+def test_table_pattern(capsys):
+    assert main(["table", "resnet2*"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("resnet")]
+    assert len(lines) == 1 and lines[0].startswith("resnet20")
+    assert "271,098" in lines[0] and "0.27M" in lines[0] and "0.041" in lines[0]
+
+
+def test_unknown_model_exits_2_with_the_names(capsys):
+    assert main(["summary", "resnet7"]) == 2
+    err = capsys.readouterr().err
+    assert "'resnet7'" in err
+    for name in registry.list_models():
+        assert name in err
+
+
+def test_unknown_model_exit_code_of_the_process():
+    result = run_cli("summary", "nosuchnet")
+    assert result.returncode == 2
+    assert "nosuchnet" in result.stderr and "resnet50" in result.stderr
+
+
+def test_bad_input_shape_text():
+    with pytest.raises(SystemExit) as info:
+        main(["summary", "resnet20", "--input-shape", "a,b"])
+    assert "--input-shape" in str(info.value) and "'a,b'" in str(info.value)

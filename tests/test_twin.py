@@ -1,0 +1,93 @@
+"""The tf_keras twin: same architecture in legacy Keras, weights copied, same outputs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tf_keras
+
+from keras_convnets import registry, resnet
+from keras_convnets.twin import copy_weights, tf_keras_twin
+
+
+def randomize_bn(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in layer.get_weights()]
+            )
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype("float32")])
+
+
+@pytest.mark.parametrize(
+    "builder, kwargs",
+    [
+        (resnet.ResNet20, {"shortcut": "A"}),
+        (resnet.ResNet20, {"shortcut": "B"}),
+        (resnet.ResNet20, {"shortcut": "C"}),
+        (resnet.ResNet20, {"residual": False}),
+        (resnet.ResNet32, {"classes": 7, "classifier_activation": None}),
+        (resnet.ResNet18, {"input_shape": (64, 64, 3)}),
+        (resnet.ResNet18, {"input_shape": (64, 64, 3), "residual": False}),
+        (resnet.ResNet18, {"input_shape": (64, 64, 3), "shortcut": "C"}),
+        (resnet.ResNet50, {"include_top": False, "pooling": "avg", "input_shape": (48, 48, 1)}),
+    ],
+)
+def test_twin_outputs_equal_keras3(builder, kwargs, rng):
+    model = builder(**kwargs)
+    randomize_bn(model, seed=1)
+    twin = tf_keras_twin(model)
+    assert isinstance(twin, tf_keras.Model)
+    assert [layer.name for layer in twin.layers] == [layer.name for layer in model.layers]
+    assert twin.count_params() == model.count_params()
+    assert twin.output_shape == model.output_shape
+    x = rng.normal(size=(2, *model.input_shape[1:])).astype("float32")
+    expected = np.asarray(model(x))
+    # 1e-5 relative to the output's scale (features without a head reach ~1e3).
+    atol = 1e-5 * max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(twin(x).numpy(), expected, rtol=1e-5, atol=atol)
+
+
+def test_twin_of_registry_plain_entry_and_explicit_arch(rng):
+    model = registry.get_model("plain20")
+    assert not any(isinstance(layer, keras.layers.Add) for layer in model.layers)
+    twin = tf_keras_twin(model)
+    assert not any(isinstance(layer, tf_keras.layers.Add) for layer in twin.layers)
+    x = rng.normal(size=(1, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(twin(x).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_twin_of_loaded_model_needs_arch(tmp_path, rng):
+    model = resnet.ResNet20(shortcut="B")
+    randomize_bn(model, seed=2)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    with pytest.raises(ValueError, match="`arch`"):
+        tf_keras_twin(loaded)
+    twin = tf_keras_twin(loaded, "resnet20", shortcut="B")
+    x = rng.normal(size=(1, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(twin(x).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_copy_weights_refuses_mismatches_before_assigning():
+    source = resnet.ResNet20(classes=10)
+    target = resnet.ResNet20(classes=5, keras_module=tf_keras)
+    before = [w.copy() for w in target.get_weights()]
+    with pytest.raises(ValueError) as info:
+        copy_weights(source, target)
+    assert "'predictions'" in str(info.value)
+    assert "(64, 5)" in str(info.value) and "(64, 10)" in str(info.value)
+    for a, b in zip(target.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+    deeper = resnet.ResNet32(keras_module=tf_keras)
+    with pytest.raises(ValueError, match="no namesake"):
+        copy_weights(source, deeper)
+    projected = resnet.ResNet20(shortcut="B")
+    with pytest.raises(ValueError, match="no namesake.*conv3_block1_0"):
+        copy_weights(projected, resnet.ResNet20(shortcut="A", keras_module=tf_keras))
