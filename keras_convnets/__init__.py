@@ -7,8 +7,7 @@ Example:
     (None, 10)
 """
 
-from keras_convnets import cost, data, evaluation, layers, weights
-from keras_convnets.evaluation import center_crop, googlenet_144_crops, ten_crops
+from keras_convnets import cost, data, layers, weights
 from keras_convnets.googlenet import GoogLeNet, InceptionV1
 from keras_convnets.heads import inference_model, loss_weights, with_aux_targets
 from keras_convnets.imagenet import decode_predictions, preprocess_input
@@ -32,16 +31,31 @@ from keras_convnets.twin import copy_weights, tf_keras_twin
 
 __version__ = "0.1.0"
 
+# TensorFlow-only parts (evaluation, training, deploy) are imported on first use,
+# so that `import keras_convnets` works on a JAX-only machine.
+_LAZY = {
+    "evaluation": "keras_convnets.evaluation",
+    "training": "keras_convnets.training",
+    "deploy": "keras_convnets.deploy",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(_LAZY[name])
+    raise AttributeError(f"module 'keras_convnets' has no attribute {name!r}")
+
+
 __all__ = [
     "GoogLeNet",
     "InceptionV1",
     "InceptionV2",
     "InceptionV3",
-    "center_crop",
     "data",
+    "deploy",
     "evaluation",
-    "googlenet_144_crops",
-    "ten_crops",
     "ModelInfo",
     "ResNet18",
     "ResNet20",
@@ -66,6 +80,7 @@ __all__ = [
     "model_info",
     "preprocess_input",
     "tf_keras_twin",
+    "training",
     "weights",
     "with_aux_targets",
 ]
