@@ -40,6 +40,11 @@ from keras_convnets import _common, _compat
 from keras_convnets import weights as weights_lib
 
 BN_EPSILON = 1.001e-5  # as keras.applications
+# Moving-statistics momentum 0.9 (PyTorch's 0.1, fb.resnet.torch): with Keras'
+# default 0.99 the inference-mode statistics of a short run (the CIFAR-size
+# experiments, fine-tuning) lag thousands of steps behind the weights. It is
+# not a weight: loaded weights and their outputs are unchanged.
+BN_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,9 @@ def _conv_bn(api, x, filters, kernel, *, strides, use_bias, name, relu):
         kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(
+        axis=-1, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn"
+    )(x)
     if relu:
         x = layers.Activation("relu", name=f"{name}_relu")(x)
     return x
@@ -232,7 +239,9 @@ def ResNet(
         x = layers.Conv2D(
             64, 7, strides=2, use_bias=conv_bias, kernel_initializer="he_normal", name="conv1_conv"
         )(x)
-        x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.BatchNormalization(
+            axis=-1, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="conv1_bn"
+        )(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
         x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
