@@ -15,8 +15,17 @@ def randomize_bn(model, seed=0):
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
+            # Non-trivial but trained-like statistics: scale ~1, small shifts, so
+            # activations stay O(1) and the 1e-5 comparison is not swamped by
+            # float32 rounding of exploding logits.
+            gamma, beta, mean, var = layer.get_weights()
             layer.set_weights(
-                [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in layer.get_weights()]
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                    rng.normal(0.0, 0.1, beta.shape).astype("float32"),
+                    rng.normal(0.0, 0.1, mean.shape).astype("float32"),
+                    rng.uniform(0.5, 1.5, var.shape).astype("float32"),
+                ]
             )
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
             kernel, bias = layer.get_weights()
