@@ -58,6 +58,7 @@ def plot(rows, path):
     import statistics
 
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -72,6 +73,14 @@ def plot(rows, path):
     lo, hi = min(gmacs) / 1.5, max(gmacs) * 1.5
     ax.loglog(
         [lo, hi], [1000 * lo / rate, 1000 * hi / rate], "--", lw=1, label=f"{rate:.0f} GMAC/s"
+    )
+    # Plain numbers on the log axes (the default "2x10^0" labels overlap).
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xticks([t for t in (0.5, 1, 2, 4, 8, 16, 32) if lo <= t <= hi])
+    ax.set_yticks(
+        [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if min(ms) / 2 <= t <= 2 * max(ms)]
     )
     ax.set_xlabel("multiply-adds per image (G, keras_convnets.cost)")
     ax.set_ylabel("ms per image (measured)")

@@ -52,6 +52,8 @@ def test_this_cpu_facts_are_read():
     facts = bench_peak.cpu_facts()
     assert facts["cores"] >= 1
     assert isinstance(facts["flags"], set)
+    ghz = bench_peak.measure_clock(repeats=1, iterations=5_000_000)
+    assert ghz is None or 0.1 < ghz < 10
 
 
 def test_util_tables_and_rates(tmp_path):

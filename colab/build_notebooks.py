@@ -1,0 +1,462 @@
+"""Writes the Colab notebooks of this folder (without outputs) from the cells below.
+
+    python colab/build_notebooks.py
+
+Edit the cells here, not in the ``.ipynb`` files, and run this again. Each
+notebook starts with an install cell (pip, only inside Colab) and a
+``parameters`` cell (papermill's tag) holding ``SMALL_RUN``: ``True`` runs a
+short schedule in about a minute on a laptop CPU (the tests set it), ``False``
+the schedule that gives meaningful figures (a Colab GPU is advised).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+INSTALL = """\
+# In Colab, install keras_convnets from GitHub (elsewhere it is already installed).
+import sys
+
+GITHUB_ORG = "your-org"  # the GitHub organisation (or user) that hosts keras_convnets
+if "google.colab" in sys.modules:
+    !pip install -q "keras_convnets[train,export] @ git+https://github.com/{GITHUB_ORG}/keras_convnets"
+"""
+
+PARAMETERS = """\
+SMALL_RUN = False  # True: a short schedule for a quick check (about a minute on a CPU)
+"""
+
+QUICKSTART = [
+    (
+        "markdown",
+        """\
+# keras_convnets quickstart
+
+Build a paper architecture and read its cost, fine-tune the CIFAR ResNet-20 on
+Fashion-MNIST, export it as a full-integer int8 TFLite model and run it with the
+LiteRT interpreter. Everything runs offline: without the Fashion-MNIST IDX
+files, the 5,000/1,000-image sample shipped in the package is used.""",
+    ),
+    ("code", INSTALL),
+    ("code", PARAMETERS),
+    (
+        "markdown",
+        "## 1. ResNet-50 and its cost table (He et al. 2015, Table 1: 3.8 billion FLOPs)",
+    ),
+    (
+        "code",
+        """\
+import keras_convnets
+from keras_convnets import cost
+
+resnet50 = keras_convnets.ResNet50()
+print(cost.format_table(cost.analyze(resnet50)))""",
+    ),
+    (
+        "markdown",
+        """\
+## 2. Fine-tune ResNet-20 on Fashion-MNIST
+
+The `resnet_cifar` recipe (§4.2 of the paper: SGD 0.1 scaled to the batch,
+momentum 0.9, weight decay 1e-4, /10 at 50% and 75% of training); the 28x28
+grey images are zero-padded to 32x32 and repeated to RGB.""",
+    ),
+    (
+        "code",
+        """\
+import os
+import tempfile
+
+from keras_convnets import data
+from keras_convnets.quickstart import resolve_data
+from keras_convnets.training import TrainConfig, train
+
+work = tempfile.mkdtemp(prefix="quickstart_")
+data_dir, source = resolve_data(data.FASHION_MNIST_DIR, work)
+print("Data:", source)
+cfg = TrainConfig(
+    recipe="resnet_cifar",
+    model="resnet20",
+    dataset="fashion_mnist",
+    data_dir=data_dir,
+    model_dir=os.path.join(work, "train"),
+    batch_size=32 if SMALL_RUN else 128,
+    steps=40 if SMALL_RUN else None,
+    epochs=None if SMALL_RUN else 10,
+    max_train_examples=1000 if SMALL_RUN else None,
+    max_eval_examples=200 if SMALL_RUN else None,
+    log_every=10 if SMALL_RUN else 100,
+    plots=False,  # its PNG writer switches matplotlib to Agg, which would hide the plots below
+)
+summary, model = train(cfg, return_model=True)
+print(f"test accuracy {summary['test_accuracy']:.4f}")""",
+    ),
+    ("markdown", "## 3. Export a full-integer int8 TFLite model and check its parity"),
+    (
+        "code",
+        """\
+import numpy as np
+
+from keras_convnets import deploy
+
+train_x, train_y = data.load_idx_dataset(data_dir, "train")
+test_x, test_y = data.load_idx_dataset(data_dir, "test")
+n_eval = 200 if SMALL_RUN else 2000
+tflite_path = os.path.join(work, "resnet20_int8.tflite")
+report = deploy.export_model(
+    model,
+    tflite_path,
+    quantize="int8",
+    arch="resnet20",
+    pipeline="cifar",
+    mean_image=os.path.join(cfg.model_dir, "mean_image.npy"),
+    labels=list(data.FASHION_MNIST_LABELS),
+    representative_images=train_x[np.random.default_rng(0).permutation(len(train_x))[:200]],
+    eval_images=test_x[:n_eval],
+    eval_labels=test_y[:n_eval],
+)""",
+    ),
+    ("markdown", "## 4. Run the TFLite file with the interpreter and show a few predictions"),
+    (
+        "code",
+        """\
+import matplotlib.pyplot as plt
+
+from keras_convnets.deploy.preprocessing import Preprocessor
+
+prep = Preprocessor(
+    (32, 32, 3), pipeline="cifar", mean_image=np.load(tflite_path[: -len(".tflite")] + ".mean.npy")
+)
+with open(tflite_path, "rb") as f:
+    runner = deploy.TFLiteRunner(f.read())
+images, labels = test_x[:8], test_y[:8]
+probs = runner.predict(prep.numpy(images))
+fig, axes = plt.subplots(1, 8, figsize=(16, 2.6))
+for ax, image, label, p in zip(axes, images, labels, probs):
+    ax.imshow(image[..., 0], cmap="gray")
+    guess = data.FASHION_MNIST_LABELS[p.argmax()]
+    ax.set_title(f"{guess}\\n({data.FASHION_MNIST_LABELS[label]})", fontsize=9)
+    ax.axis("off")
+plt.show()""",
+    ),
+]
+
+DEGRADATION = [
+    (
+        "markdown",
+        """\
+# Plain vs residual networks (He et al. 2015, Figures 1 and 6)
+
+The degradation problem: a deeper *plain* network (plain-56) trains to a
+higher training error than a shallower one (plain-20); with identity
+shortcuts (ResNet-56 vs ResNet-20) the deeper network is the better one. The
+paper trains on CIFAR-10 for 64k iterations; here Fashion-MNIST (offline), for
+a short schedule: the gap shows in the first epochs already.""",
+    ),
+    ("code", INSTALL),
+    ("code", PARAMETERS),
+    (
+        "code",
+        """\
+import os
+import tempfile
+
+from keras_convnets import data
+from keras_convnets.quickstart import resolve_data
+from keras_convnets.training import TrainConfig, train
+
+work = tempfile.mkdtemp(prefix="degradation_")
+data_dir, source = resolve_data(data.FASHION_MNIST_DIR, work)
+print("Data:", source)
+histories = {}
+for name in ("plain20", "plain56", "resnet20", "resnet56"):
+    cfg = TrainConfig(
+        recipe="resnet_cifar",
+        model=name,
+        dataset="fashion_mnist",
+        data_dir=data_dir,
+        model_dir=os.path.join(work, name),
+        batch_size=32 if SMALL_RUN else 128,
+        epochs=2 if SMALL_RUN else 20,
+        max_train_examples=160 if SMALL_RUN else None,
+        max_eval_examples=64 if SMALL_RUN else None,
+        verbose=0,
+        plots=False,
+    )
+    summary = train(cfg)
+    histories[name] = summary
+    print(f"{name}: test error {100 * (1 - summary['test_accuracy']):.1f}%")""",
+    ),
+    (
+        "markdown",
+        "Training error per epoch (dashed: plain, solid: residual; thin: 20 layers, thick: 56).",
+    ),
+    (
+        "code",
+        """\
+import csv
+
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(7, 4.5))
+for name in histories:
+    with open(os.path.join(work, name, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    epochs = [float(r["epoch"]) for r in rows]
+    errors = [100 * (1 - float(r["train_accuracy"])) for r in rows]
+    ax.plot(
+        epochs,
+        errors,
+        "--" if name.startswith("plain") else "-",
+        linewidth=2.5 if name.endswith("56") else 1.2,
+        marker="o",
+        label=name,
+    )
+ax.set_xlabel("epoch")
+ax.set_ylabel("training error (%)")
+ax.set_title("Plain vs residual on Fashion-MNIST")
+ax.grid(alpha=0.3)
+ax.legend()
+plt.show()""",
+    ),
+]
+
+GOOGLENET = [
+    (
+        "markdown",
+        """\
+# GoogLeNet and its auxiliary classifiers (Szegedy et al. 2014, §5)
+
+GoogLeNet adds two auxiliary classifiers on inception (4a) and (4d) during
+training; their losses are added with weight 0.3 and they are discarded at
+inference. Here on Fashion-MNIST images resized to 65x65 (the smallest input
+the auxiliary heads' 5x5/3 pooling accepts) so that it runs on a CPU.""",
+    ),
+    ("code", INSTALL),
+    ("code", PARAMETERS),
+    (
+        "code",
+        """\
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_convnets
+from keras_convnets import data
+from keras_convnets.quickstart import resolve_data
+
+SIZE = 65 if SMALL_RUN else 96
+N_TRAIN, N_TEST, EPOCHS = (128, 64, 2) if SMALL_RUN else (20000, 2000, 8)
+data_dir, source = resolve_data(data.FASHION_MNIST_DIR, tempfile.mkdtemp(prefix="googlenet_"))
+print("Data:", source)
+train_x, train_y = data.load_idx_dataset(data_dir, "train")
+test_x, test_y = data.load_idx_dataset(data_dir, "test")
+order = np.random.default_rng(0).permutation(len(train_x))[:N_TRAIN]
+
+
+def to_model_input(x, y):
+    # uint8 grey 28x28 -> float RGB SIZE x SIZE in [-1, 1] (the registry's "tf" mode).
+    x = tf.image.resize(tf.image.grayscale_to_rgb(tf.cast(x, tf.float32)), (SIZE, SIZE))
+    return x / 127.5 - 1.0, y
+
+
+train_ds = tf.data.Dataset.from_tensor_slices((train_x[order], train_y[order]))
+train_ds = train_ds.shuffle(N_TRAIN, seed=0).batch(32).map(to_model_input)
+test_ds = tf.data.Dataset.from_tensor_slices((test_x[:N_TEST], test_y[:N_TEST]))
+test_ds = test_ds.batch(64).map(to_model_input)""",
+    ),
+    (
+        "code",
+        """\
+model = keras_convnets.GoogLeNet(input_shape=(SIZE, SIZE, 3), classes=10)
+weights = keras_convnets.loss_weights("googlenet")
+print("outputs:", model.output_names, "loss weights:", weights)
+model.compile(
+    optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+    loss={name: "sparse_categorical_crossentropy" for name in model.output_names},
+    loss_weights=weights,
+    metrics={"predictions": "accuracy"},
+)
+history = model.fit(
+    keras_convnets.with_aux_targets(train_ds, model),
+    validation_data=keras_convnets.with_aux_targets(test_ds, model),
+    epochs=EPOCHS,
+    verbose=2,
+)""",
+    ),
+    ("markdown", "The three training losses (the total is `main + 0.3 aux1 + 0.3 aux2`)."),
+    (
+        "code",
+        """\
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(7, 4))
+for name in model.output_names:
+    losses = history.history[f"{name}_loss"]
+    ax.plot(range(1, len(losses) + 1), losses, marker="o", label=f"{name} (x{weights[name]})")
+ax.set_xlabel("epoch")
+ax.set_ylabel("training loss")
+ax.grid(alpha=0.3)
+ax.legend()
+plt.show()""",
+    ),
+    ("markdown", "At inference the auxiliary heads go: the same layers, one output."),
+    (
+        "code",
+        """\
+serving = keras_convnets.inference_model(model)
+print(f"training model:  {model.count_params():,} parameters, outputs {model.output_names}")
+print(f"inference model: {serving.count_params():,} parameters, output {serving.output_shape}")
+probs = serving.predict(test_ds, verbose=0)
+print(f"test accuracy (main head): {100 * np.mean(probs.argmax(-1) == test_y[:N_TEST]):.1f}%")""",
+    ),
+]
+
+QUANTIZATION = [
+    (
+        "markdown",
+        """\
+# Float vs dynamic-range vs int8 vs quantization-aware training
+
+One trained ResNet-20, four TFLite exports with `keras_convnets.deploy.export_model`:
+float32, dynamic-range (int8 weights), full-integer int8 (post-training,
+calibrated on training images) and QAT (fine-tuned with fake quantization,
+then converted). Accuracy on the same test images, file size, latency.""",
+    ),
+    ("code", INSTALL),
+    ("code", PARAMETERS),
+    (
+        "code",
+        """\
+import os
+import tempfile
+
+import numpy as np
+
+from keras_convnets import data, deploy
+from keras_convnets.quickstart import resolve_data
+from keras_convnets.training import TrainConfig, train
+
+work = tempfile.mkdtemp(prefix="quantization_")
+data_dir, source = resolve_data(data.FASHION_MNIST_DIR, work)
+print("Data:", source)
+cfg = TrainConfig(
+    recipe="resnet_cifar",
+    model="resnet20",
+    dataset="fashion_mnist",
+    data_dir=data_dir,
+    model_dir=os.path.join(work, "train"),
+    batch_size=32 if SMALL_RUN else 128,
+    steps=30 if SMALL_RUN else None,
+    epochs=None if SMALL_RUN else 10,
+    max_train_examples=1000 if SMALL_RUN else None,
+    max_eval_examples=100 if SMALL_RUN else None,
+    verbose=0,
+    plots=False,
+)
+summary, model = train(cfg, return_model=True)
+print(f"Keras test accuracy {summary['test_accuracy']:.4f}")""",
+    ),
+    (
+        "code",
+        """\
+train_x, train_y = data.load_idx_dataset(data_dir, "train")
+test_x, test_y = data.load_idx_dataset(data_dir, "test")
+n_eval = 100 if SMALL_RUN else 2000
+picks = np.random.default_rng(0).permutation(len(train_x))[:1000]
+reports = []
+for quantize in ("none", "dynamic", "int8", "qat"):
+    reports.append(
+        deploy.export_model(
+            model,
+            os.path.join(work, f"resnet20_{quantize}.tflite"),
+            quantize=quantize,
+            arch="resnet20",
+            pipeline="cifar",
+            mean_image=os.path.join(cfg.model_dir, "mean_image.npy"),
+            representative_images=train_x[picks],
+            eval_images=test_x[:n_eval],
+            eval_labels=test_y[:n_eval],
+            train_images=train_x[picks],
+            train_labels=train_y[picks],
+            qat_steps=5 if SMALL_RUN else 300,
+            verbose=False,
+        )
+    )
+print(deploy.parity.format_table(reports))""",
+    ),
+    (
+        "code",
+        """\
+import matplotlib.pyplot as plt
+
+names = [r["quantize"].replace("none", "float32") for r in reports]
+panels = [
+    ("accuracy (%)", [r["export_accuracy"] for r in reports]),
+    ("size (KB)", [r["size_bytes"] / 1024 for r in reports]),
+    ("latency, 1 thread (ms)", [r["latency_ms"]["1"] for r in reports]),
+]
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+for ax, (title, values) in zip(axes, panels):
+    ax.bar(names, values, color=["tab:gray", "tab:blue", "tab:orange", "tab:green"])
+    ax.set_title(title)
+    for i, v in enumerate(values):
+        ax.annotate(f"{v:.2f}", (i, v), ha="center", va="bottom", fontsize=9)
+fig.suptitle(f"ResNet-20 on Fashion-MNIST, {reports[0]['samples']} test images")
+fig.tight_layout()
+plt.show()""",
+    ),
+]
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": QUICKSTART,
+    "02_degradation.ipynb": DEGRADATION,
+    "03_googlenet_aux.ipynb": GOOGLENET,
+    "04_quantization.ipynb": QUANTIZATION,
+}
+
+
+def build(cells) -> nbformat.NotebookNode:
+    """A notebook of ``(kind, source)`` cells; the ``SMALL_RUN`` cell is tagged ``parameters``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["colab"] = {"provenance": []}
+    for kind, source in cells:
+        source = source.rstrip("\n")
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if source.startswith("SMALL_RUN"):
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"  # stable ids: rebuilding gives the same files
+    nbformat.validate(nb)
+    return nb
+
+
+def main():
+    """Writes every notebook of :data:`NOTEBOOKS` beside this script, atomically."""
+    for filename, cells in NOTEBOOKS.items():
+        path = os.path.join(HERE, filename)
+        tmp = f"{path}.tmp.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            nbformat.write(build(cells), f)
+        os.replace(tmp, path)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
