@@ -1,29 +1,43 @@
 """Writes the Colab notebooks of this folder (without outputs) from the cells below.
 
-    python colab/build_notebooks.py
+    python colab/build_notebooks.py                # notebooks and README badges
+    python colab/build_notebooks.py --org=NAME     # once the repository's home is known
 
 Edit the cells here, not in the ``.ipynb`` files, and run this again. Each
 notebook starts with an install cell (pip, only inside Colab) and a
 ``parameters`` cell (papermill's tag) holding ``SMALL_RUN``: ``True`` runs a
 short schedule in about a minute on a laptop CPU (the tests set it), ``False``
 the schedule that gives meaningful figures (a Colab GPU is advised).
+
+The README's "Open in Colab" badges are generated here too (between its
+``colab-badges`` markers), so the notebooks' install cell and the badges
+always name the same GitHub home: :data:`GITHUB_ORG`. ``--org=NAME`` rewrites
+that constant in this file, then the notebooks and the README.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 
 import nbformat
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(os.path.dirname(HERE), "README.md")
 
-INSTALL = """\
+# The GitHub organisation (or user) that hosts keras_convnets. "your-org" is a
+# placeholder until the repository is published: set it with --org=NAME.
+GITHUB_ORG = "your-org"
+REPOSITORY = "keras_convnets"
+
+INSTALL = f"""\
 # In Colab, install keras_convnets from GitHub (elsewhere it is already installed).
 import sys
 
-GITHUB_ORG = "your-org"  # the GitHub organisation (or user) that hosts keras_convnets
+GITHUB_ORG = "{GITHUB_ORG}"  # the GitHub organisation (or user) that hosts keras_convnets
 if "google.colab" in sys.modules:
-    !pip install -q "keras_convnets[train,export] @ git+https://github.com/{GITHUB_ORG}/keras_convnets"
+    !pip install -q "keras_convnets[train,export] @ git+https://github.com/{{GITHUB_ORG}}/{REPOSITORY}"
 """
 
 PARAMETERS = """\
@@ -90,7 +104,7 @@ cfg = TrainConfig(
     max_train_examples=1000 if SMALL_RUN else None,
     max_eval_examples=200 if SMALL_RUN else None,
     log_every=10 if SMALL_RUN else 100,
-    plots=False,  # its PNG writer switches matplotlib to Agg, which would hide the plots below
+    plots=False,  # the run's own PNGs are not needed: this notebook draws its curves below
 )
 summary, model = train(cfg, return_model=True)
 print(f"test accuracy {summary['test_accuracy']:.4f}")""",
@@ -421,6 +435,65 @@ NOTEBOOKS = {
     "04_quantization.ipynb": QUANTIZATION,
 }
 
+# What the README's badge line says about each notebook.
+BLURBS = {
+    "01_quickstart.ipynb": "**Quickstart**: ResNet-50 and its cost table, fine-tune ResNet-20 on "
+    "Fashion-MNIST, int8 TFLite with the interpreter.",
+    "02_degradation.ipynb": "**Degradation**: plain-20/56 vs ResNet-20/56 training error "
+    "(Figures 1 and 6 of He et al.).",
+    "03_googlenet_aux.ipynb": "**GoogLeNet auxiliary classifiers**: loss weights 0.3, the three "
+    "losses, the inference model without them.",
+    "04_quantization.ipynb": "**Quantization**: float32 vs dynamic vs int8 vs QAT: accuracy, "
+    "size, latency.",
+}
+
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGES_START, BADGES_END = "<!-- colab-badges:start -->", "<!-- colab-badges:end -->"
+
+
+def colab_url(filename: str, org: str = GITHUB_ORG) -> str:
+    """The address that opens ``colab/<filename>`` of the main branch in Colab."""
+    return f"https://colab.research.google.com/github/{org}/{REPOSITORY}/blob/main/colab/{filename}"
+
+
+def readme_badges(org: str = GITHUB_ORG) -> str:
+    """The README's badge block (between the markers), one paragraph per notebook."""
+    return "\n\n".join(
+        f"[![Open In Colab]({BADGE})]({colab_url(name, org)}) {BLURBS[name]}" for name in NOTEBOOKS
+    )
+
+
+def _replace_atomically(path: str, text: str):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def update_readme(org: str = GITHUB_ORG, path: str = README):
+    """Rewrites the README's badge block; raises if its markers are missing."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    pattern = re.compile(re.escape(BADGES_START) + r"\n.*?\n" + re.escape(BADGES_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no {BADGES_START} ... {BADGES_END} block")
+    block = f"{BADGES_START}\n{readme_badges(org)}\n{BADGES_END}"
+    _replace_atomically(path, pattern.sub(lambda _: block, text))
+
+
+def set_org(org: str):
+    """Rewrites :data:`GITHUB_ORG` in this file (so that tests and rebuilds agree)."""
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", org):
+        raise ValueError(
+            f"`--org` must be a GitHub organisation or user name (letters, digits, '-'). "
+            f"Received: org={org!r}"
+        )
+    path = os.path.abspath(__file__)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text = re.sub(r'^GITHUB_ORG = ".*"$', f'GITHUB_ORG = "{org}"', text, count=1, flags=re.M)
+    _replace_atomically(path, text)
+
 
 def build(cells) -> nbformat.NotebookNode:
     """A notebook of ``(kind, source)`` cells; the ``SMALL_RUN`` cell is tagged ``parameters``."""
@@ -447,8 +520,20 @@ def build(cells) -> nbformat.NotebookNode:
     return nb
 
 
-def main():
-    """Writes every notebook of :data:`NOTEBOOKS` beside this script, atomically."""
+def main(argv=None):
+    """Writes every notebook of :data:`NOTEBOOKS` beside this script and the README badges."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--org", help="GitHub organisation or user that hosts the repository")
+    args = parser.parse_args(argv)
+    org = GITHUB_ORG
+    if args.org and args.org != GITHUB_ORG:
+        set_org(args.org)
+        # This module's templates were formatted with the old name: run the rewritten file.
+        import subprocess
+        import sys
+
+        subprocess.run([sys.executable, os.path.abspath(__file__)], check=True)
+        return
     for filename, cells in NOTEBOOKS.items():
         path = os.path.join(HERE, filename)
         tmp = f"{path}.tmp.{os.getpid()}"
@@ -456,6 +541,8 @@ def main():
             nbformat.write(build(cells), f)
         os.replace(tmp, path)
         print(f"wrote {path}")
+    update_readme(org)
+    print(f"wrote the Colab badges of {README} (GitHub home: {org}/{REPOSITORY})")
 
 
 if __name__ == "__main__":

@@ -221,3 +221,52 @@ def test_strategy_names_and_tf_config(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
         strategy_lib.tf_config_cluster()
+
+
+CLIP = r"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from keras_convnets.training import loop
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    var = keras.Variable([0.0, 0.0], name="w")
+    opt = loop.make_optimizer({"optimizer": "sgd", "learning_rate": 1.0, "momentum": 0.0,
+                               "clip_global_norm": float(sys.argv[1]), "precision": "float32"})
+    opt.build([var])
+
+@tf.function
+def step():
+    def replica_step():
+        ctx = tf.distribute.get_replica_context()
+        # replica 0 holds gradient (3, 0), replica 1 holds (0, 4): the global one is (3, 4)
+        g = tf.where(tf.equal(ctx.replica_id_in_sync_group, 0), [3.0, 0.0], [0.0, 4.0])
+        g = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [g])  # as the training loop does
+        opt.apply(g, [var])
+    strategy.run(replica_step)
+
+step()
+print("W", *var.numpy().tolist())
+"""
+
+
+@pytest.mark.parametrize("clip, expected", [(1.0, [-0.6, -0.8]), (100.0, [-3.0, -4.0])])
+def test_global_clipnorm_sees_the_global_gradient_once(tmp_path, clip, expected):
+    # Keras' own order (clip each replica's gradient, then sum) would give (-1, -1) at clip 1;
+    # a second cross-replica sum in the optimizer would double the step.
+    script = tmp_path / "clip.py"
+    script.write_text(CLIP)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("W "))
+    np.testing.assert_allclose([float(v) for v in line.split()[1:]], expected, rtol=1e-6)

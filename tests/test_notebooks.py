@@ -50,6 +50,41 @@ def test_notebook_structure(filename):
     assert parameters.source.startswith("SMALL_RUN = False")
 
 
+def test_readme_badges_match_the_notebooks_and_their_install_cell():
+    # Every notebook has a README badge; badges and install cells name one GitHub home.
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    bn = build_notebooks
+    start, end = readme.index(bn.BADGES_START), readme.index(bn.BADGES_END)
+    block = readme[start + len(bn.BADGES_START) : end].strip()
+    assert block == bn.readme_badges(), "stale badges: run python colab/build_notebooks.py"
+    org = bn.GITHUB_ORG
+    for filename in bn.NOTEBOOKS:
+        url = f"colab.research.google.com/github/{org}/keras_convnets/blob/main/colab/{filename}"
+        assert url in block
+        install = nbformat.read(os.path.join(COLAB, filename), as_version=4).cells[1].source
+        assert f'GITHUB_ORG = "{org}"' in install
+
+
+def test_org_flag_rewrites_generator_notebooks_and_readme(tmp_path):
+    import shutil
+    import subprocess
+
+    shutil.copytree(COLAB, tmp_path / "colab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(ROOT, "README.md"), tmp_path / "README.md")
+    script = str(tmp_path / "colab" / "build_notebooks.py")
+    proc = subprocess.run([sys.executable, script, "--org=acme-ml"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'GITHUB_ORG = "acme-ml"' in (tmp_path / "colab" / "build_notebooks.py").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.count("colab.research.google.com/github/acme-ml/keras_convnets/") == 4
+    assert "github/your-org/" not in readme
+    nb = nbformat.read(str(tmp_path / "colab" / "01_quickstart.ipynb"), as_version=4)
+    assert 'GITHUB_ORG = "acme-ml"' in nb.cells[1].source
+    bad = subprocess.run([sys.executable, script, "--org=no/slash"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "Received: org='no/slash'" in bad.stderr
+
+
 def _kernel_dir(tmp_path):
     """A ``python3`` kernelspec that runs this interpreter (the venv's), found first."""
     spec = tmp_path / "jupyter" / "kernels" / "python3"

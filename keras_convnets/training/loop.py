@@ -64,7 +64,20 @@ def _pre_reduced(cls):
     The Keras 3 TF optimizer sums gradients across replicas itself, BEFORE it
     clips them; the loop sums them first so that ``global_clipnorm`` applies
     to the global gradient, and this subclass skips the second sum.
+
+    ``_all_reduce_sum_gradients`` is a private hook of the Keras TensorFlow
+    optimizer (keras/src/backend/tensorflow/optimizer.py, Keras 3.x); Keras
+    offers no public switch for it. Should a Keras release rename it, the
+    override would be dead and every gradient summed twice, so its absence
+    is an error here rather than a silently N-times-larger step (the
+    Mirrored-equals-single-device test checks the behaviour itself).
     """
+    if not callable(getattr(cls, "_all_reduce_sum_gradients", None)):
+        raise RuntimeError(
+            f"{cls.__module__}.{cls.__name__} has no `_all_reduce_sum_gradients`: this Keras "
+            "version sums replica gradients elsewhere, so keras_convnets' training loop, which "
+            "sums them itself, would apply them twice. Use keras>=3.15,<4 (see constraints.txt)."
+        )
 
     class PreReduced(cls):
         def _all_reduce_sum_gradients(self, grads_and_vars):

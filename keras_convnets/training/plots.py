@@ -22,7 +22,10 @@ def write_csv_atomic(path, rows: list[dict]):
 
 
 def plot_curves(path, curves: dict, *, title="", ylabel="error (%)", xlabel="epoch"):
-    """Saves a PNG of named curves ``{label: (xs, ys)}`` (matplotlib Agg), atomically.
+    """Saves a PNG of named curves ``{label: (xs, ys)}`` atomically.
+
+    Draws on a standalone Agg figure: pyplot's backend and open figures are untouched.
+    "train X" (dashed) and "test X" / "val X" (solid) share a colour.
 
     Example:
         >>> import tempfile, os
@@ -32,15 +35,21 @@ def plot_curves(path, curves: dict, *, title="", ylabel="error (%)", xlabel="epo
         >>> os.path.getsize(p) > 0
         True
     """
-    import matplotlib
+    # A standalone Figure drawn by the Agg canvas: no pyplot, so the caller's backend
+    # (a notebook's inline one, say) and its open figures are left as they were.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    colors = {}
     for label, (xs, ys) in curves.items():
-        style = "--" if label.startswith("train") else "-"
-        ax.plot(xs, ys, style, label=label)
+        kind, _, series = label.partition(" ")
+        style = "--" if kind == "train" else "-"
+        # "train X" and "test X" share X's colour.
+        color = colors.setdefault(series or label, f"C{len(colors) % 10}")
+        ax.plot(xs, ys, style, color=color, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -49,7 +58,6 @@ def plot_curves(path, curves: dict, *, title="", ylabel="error (%)", xlabel="epo
     fig.tight_layout()
     tmp = f"{path}.tmp.{os.getpid()}.png"
     fig.savefig(tmp)
-    plt.close(fig)
     os.replace(tmp, path)
 
 
