@@ -281,16 +281,12 @@ def GoogLeNet(
         weights=weights,
         arch=arch,
         include_top=include_top,
-        spec_kwargs=dict(
-            include_top=include_top,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            aux_logits=aux_logits,
-            batch_norm=batch_norm,
-        ),
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        aux_logits=aux_logits,
+        batch_norm=batch_norm,
     )
 
 

@@ -97,8 +97,6 @@ Layer names: ``stem_conv{i}_conv|bn|relu``, ``stem_pool{i}``,
 
 from __future__ import annotations
 
-import inspect
-
 from keras_convnets import _common, _compat
 from keras_convnets import weights as weights_lib
 
@@ -400,16 +398,12 @@ def Inception(
         weights=weights,
         arch=arch,
         include_top=include_top,
-        spec_kwargs=dict(
-            include_top=include_top,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            aux_logits=aux_logits,
-            dropout=dropout,
-        ),
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        aux_logits=aux_logits,
+        dropout=dropout,
     )
 
 
@@ -439,40 +433,15 @@ _DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).
 
 
 def _variant(arch: str, fn_name: str, title: str, extra: str, hosted: str):
-    def builder(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=1000,
-        classifier_activation="softmax",
-        name=arch,
-        *,
+    return _common.application_variant(
+        Inception,
+        arch,
+        fn_name=fn_name,
+        module=__name__,
+        doc=_DOC.format(title=title, extra=extra, hosted=hosted, fn=fn_name),
         aux_logits=True,
         dropout=DEFAULT_DROPOUT,
-        keras_module=None,
-    ):
-        return Inception(
-            arch,
-            include_top=include_top,
-            weights=weights,
-            input_tensor=input_tensor,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            aux_logits=aux_logits,
-            dropout=dropout,
-            keras_module=keras_module,
-        )
-
-    builder.__name__ = builder.__qualname__ = fn_name
-    builder.__module__ = __name__
-    builder.__doc__ = _DOC.format(title=title, extra=extra, hosted=hosted, fn=fn_name)
-    builder.__signature__ = inspect.signature(builder)
-    return builder
+    )
 
 
 InceptionV3 = _variant(

@@ -33,7 +33,6 @@ Layer names: ``conv1_conv``, ``conv1_bn``, ``conv1_relu``, ``pool1_pool``,
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 from keras_convnets import _common, _compat
@@ -279,17 +278,13 @@ def ResNet(
         weights=weights,
         arch=arch,
         include_top=include_top,
-        spec_kwargs=dict(
-            include_top=include_top,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            shortcut=shortcut,
-            residual=residual,
-            conv_bias=conv_bias,
-        ),
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        shortcut=shortcut,
+        residual=residual,
+        conv_bias=conv_bias,
     )
 
 
@@ -317,41 +312,7 @@ _DOC = """Builds {title} ({where}).
 
 def _variant(arch: str, fn_name: str, title: str):
     spec = RESNET_SPECS[arch]
-
-    def builder(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=spec.default_classes,
-        classifier_activation="softmax",
-        name=arch,
-        *,
-        shortcut=spec.default_shortcut,
-        residual=True,
-        conv_bias=spec.default_conv_bias,
-        keras_module=None,
-    ):
-        return ResNet(
-            arch,
-            include_top=include_top,
-            weights=weights,
-            input_tensor=input_tensor,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            shortcut=shortcut,
-            residual=residual,
-            conv_bias=conv_bias,
-            keras_module=keras_module,
-        )
-
-    builder.__name__ = builder.__qualname__ = fn_name
-    builder.__module__ = __name__
-    builder.__doc__ = _DOC.format(
+    doc = _DOC.format(
         title=title,
         where="He et al. 2015, Table 1"
         if spec.dataset == "imagenet"
@@ -366,8 +327,17 @@ def _variant(arch: str, fn_name: str, title: str):
         fn=fn_name,
         example_shape=(32, 32, 3) if spec.dataset == "cifar" else (64, 64, 3),
     )
-    builder.__signature__ = inspect.signature(builder)
-    return builder
+    return _common.application_variant(
+        ResNet,
+        arch,
+        fn_name=fn_name,
+        module=__name__,
+        doc=doc,
+        classes=spec.default_classes,
+        shortcut=spec.default_shortcut,
+        residual=True,
+        conv_bias=spec.default_conv_bias,
+    )
 
 
 ResNet18 = _variant("resnet18", "ResNet18", "ResNet-18")

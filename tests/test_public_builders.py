@@ -1,0 +1,67 @@
+"""Every public model function: keras.applications' signature, its extras, its docstring example."""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+
+import keras
+import pytest
+
+import keras_convnets
+
+BUILDERS = [n for n in keras_convnets.__all__ if n[0].isupper() and n != "ModelInfo"]
+EXTRAS = {
+    "GoogLeNet": ["aux_logits", "batch_norm", "keras_module"],
+    "InceptionV1": ["aux_logits", "batch_norm", "keras_module"],
+    "InceptionV2": ["aux_logits", "dropout", "keras_module"],
+    "InceptionV3": ["aux_logits", "dropout", "keras_module"],
+}
+RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "keras_module"]
+SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3"}
+
+
+def test_every_builder_is_listed():
+    assert set(EXTRAS) | {n for n in BUILDERS if n.startswith("ResNet")} == set(BUILDERS)
+    assert len(BUILDERS) == 15
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_signature_is_keras_applications_plus_keyword_only_extras(name):
+    fn = getattr(keras_convnets, name)
+    ours = list(inspect.signature(fn).parameters.values())
+    ref = list(inspect.signature(keras.applications.ResNet50).parameters.values())
+    assert [p.name for p in ours[: len(ref)]] == [p.name for p in ref]
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in ours[: len(ref)])
+    for mine, theirs in zip(ours[:5], ref[:5]):  # include_top ... pooling: same defaults,
+        if mine.name != "weights":  # except weights=None: nothing downloads unasked (README)
+            assert mine.default == theirs.default, mine.name
+    assert ours[1].default is None
+    extras = ours[len(ref) :]
+    assert [p.name for p in extras] == EXTRAS.get(name, RESNET_EXTRAS)
+    assert all(p.kind is p.KEYWORD_ONLY for p in extras)
+    assert fn.__name__ in (name, "GoogLeNet") and fn.__module__.startswith("keras_convnets.")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'no_such_arg'"):
+        fn(no_such_arg=1)
+    with pytest.raises(TypeError):  # a ninth positional argument: the extras are keyword-only
+        fn(True, None, None, None, None, 10, "softmax", "x", "extra")
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in BUILDERS]
+)
+def test_docstring_example_runs(name):
+    fn = getattr(keras_convnets, name)
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(fn.__doc__, {}, name, None, 0)
+    assert test.examples, f"{name} has no docstring example"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    out = []
+    runner.run(test, out=out.append)
+    assert runner.failures == 0, "".join(out)
+
+
+def test_positional_arguments_bind_as_in_keras_applications():
+    model = keras_convnets.ResNet20(True, None, None, (28, 28, 1), None, 7, "softmax", "r20")
+    assert model.name == "r20" and model.output_shape == (None, 7)
+    assert model.input_shape == (None, 28, 28, 1)
