@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -199,3 +202,83 @@ def test_strip_batchnorm_keeps_the_rest():
     assert stripped.count_params() == model.count_params() - sum(
         layer.count_params() for layer in model.layers if "_bn" in layer.name
     )
+
+
+# --- The real-data scripts (issue: recipes), as smoke runs on a slice of the IDX files ----------
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+def _script(module, *args, timeout=300):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _result(stdout):
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="needs dataset-fashion-mnist")
+def test_train_fashion_mnist_smoke(tmp_path):
+    proc = _script(
+        "benchmarks.train_fashion_mnist",
+        "--model=resnet20",
+        f"--model_dir={tmp_path / 'run'}",
+        "--steps=4",
+        "--batch_size=32",
+        "--max_train_examples=256",
+        "--max_eval_examples=64",
+        "--verbose=0",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = _result(proc.stdout)
+    assert result["steps"] == 4 and 0.0 <= result["test_accuracy"] <= 1.0
+    assert result["reached_target"] == (result["test_accuracy"] >= 0.93)
+    assert result["wall_seconds"] > 0 and result["train_images_per_second"] > 0
+    assert (tmp_path / "run" / "final.weights.h5").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="needs dataset-fashion-mnist")
+def test_degradation_smoke_and_replot(tmp_path):
+    out = tmp_path / "deg"
+    common = [f"--out={out}", "--models=plain20,resnet20", "--verbose=0"]
+    proc = _script(
+        "benchmarks.degradation",
+        *common,
+        "--epochs=2",
+        "--batch_size=32",
+        "--max_train_examples=96",  # 3 steps an epoch: 6 steps, two whole-epoch rows
+        "--max_eval_examples=64",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = _result(proc.stdout)
+    assert set(result) == {"plain20", "resnet20"}
+    saved = json.loads((out / "degradation.json").read_text())
+    for name in ("plain20", "resnet20"):
+        assert len(saved[name]["train_error_by_epoch"]) == 2
+        assert saved[name]["final_train_error"] == pytest.approx(
+            saved[name]["train_error_by_epoch"][-1], abs=1e-5
+        )
+    png = out / "degradation.png"
+    png.unlink()
+    again = _script("benchmarks.degradation", *common, "--plot_only")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert _result(again.stdout) == result
+
+
+def test_whole_epochs_drops_the_tail_of_a_started_epoch():
+    from benchmarks import degradation
+
+    rows = [{"epoch": 1.0}, {"epoch": 2.0}, {"epoch": 2.0128}]
+    assert degradation.whole_epochs(rows) == rows[:2]
+    assert degradation.whole_epochs([{"epoch": 0.5}]) == [{"epoch": 0.5}]
