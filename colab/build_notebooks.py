@@ -31,13 +31,13 @@ README = os.path.join(os.path.dirname(HERE), "README.md")
 GITHUB_ORG = "your-org"
 REPOSITORY = "keras_convnets"
 
-INSTALL = f"""\
+INSTALL = """\
 # In Colab, install keras_convnets from GitHub (elsewhere it is already installed).
 import sys
 
-GITHUB_ORG = "{GITHUB_ORG}"  # the GitHub organisation (or user) that hosts keras_convnets
+GITHUB_ORG = "<org>"  # the GitHub organisation (or user) that hosts keras_convnets
 if "google.colab" in sys.modules:
-    !pip install -q "keras_convnets[train,export] @ git+https://github.com/{{GITHUB_ORG}}/{REPOSITORY}"
+    !pip install -q "keras_convnets[train,export] @ git+https://github.com/{GITHUB_ORG}/keras_convnets"
 """
 
 PARAMETERS = """\
@@ -495,7 +495,7 @@ def set_org(org: str):
     _replace_atomically(path, text)
 
 
-def build(cells) -> nbformat.NotebookNode:
+def build(cells, org: str = GITHUB_ORG) -> nbformat.NotebookNode:
     """A notebook of ``(kind, source)`` cells; the ``SMALL_RUN`` cell is tagged ``parameters``."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
@@ -506,7 +506,7 @@ def build(cells) -> nbformat.NotebookNode:
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["colab"] = {"provenance": []}
     for kind, source in cells:
-        source = source.rstrip("\n")
+        source = source.rstrip("\n").replace('GITHUB_ORG = "<org>"', f'GITHUB_ORG = "{org}"')
         if kind == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(source))
         else:
@@ -525,20 +525,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--org", help="GitHub organisation or user that hosts the repository")
     args = parser.parse_args(argv)
-    org = GITHUB_ORG
-    if args.org and args.org != GITHUB_ORG:
-        set_org(args.org)
-        # This module's templates were formatted with the old name: run the rewritten file.
-        import subprocess
-        import sys
-
-        subprocess.run([sys.executable, os.path.abspath(__file__)], check=True)
-        return
+    org = args.org or GITHUB_ORG
+    if org != GITHUB_ORG:
+        set_org(org)
     for filename, cells in NOTEBOOKS.items():
         path = os.path.join(HERE, filename)
         tmp = f"{path}.tmp.{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            nbformat.write(build(cells), f)
+            nbformat.write(build(cells, org), f)
         os.replace(tmp, path)
         print(f"wrote {path}")
     update_readme(org)
