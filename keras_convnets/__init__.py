@@ -7,13 +7,17 @@ Example:
     (None, 10)
 """
 
-from keras_convnets import cost, data, layers, weights
-from keras_convnets.googlenet import GoogLeNet, InceptionV1
-from keras_convnets.heads import inference_model, loss_weights, with_aux_targets
-from keras_convnets.imagenet import decode_predictions, preprocess_input
-from keras_convnets.inception_v3 import InceptionV2, InceptionV3
-from keras_convnets.registry import ModelInfo, get_model, list_models, model_info
-from keras_convnets.resnet import (
+from keras_convnets import _logs
+
+_logs.from_environment()  # before TensorFlow starts: KERAS_CONVNETS_TF_LOG=PATH
+
+from keras_convnets import cost, data, layers, weights  # noqa: E402
+from keras_convnets.googlenet import GoogLeNet, InceptionV1  # noqa: E402
+from keras_convnets.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
+from keras_convnets.imagenet import decode_predictions, preprocess_input  # noqa: E402
+from keras_convnets.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
+from keras_convnets.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
+from keras_convnets.resnet import (  # noqa: E402
     ResNet18,
     ResNet20,
     ResNet32,
@@ -26,8 +30,8 @@ from keras_convnets.resnet import (
     ResNet152,
     ResNet1202,
 )
-from keras_convnets.saving import load_model
-from keras_convnets.twin import copy_weights, tf_keras_twin
+from keras_convnets.saving import load_model  # noqa: E402
+from keras_convnets.twin import copy_weights, tf_keras_twin  # noqa: E402
 
 __version__ = "0.1.0"
 

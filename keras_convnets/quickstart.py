@@ -20,7 +20,8 @@ Outputs in ``--output_dir`` (default ``runs/demo``), each written atomically:
 the same command again resumes from its newest checkpoint, so give a new
 ``--output_dir`` for other settings), ``resnet20_int8.tflite``
 with its ``.json``/``.parity.json``/``.labels.txt``/``.mean.npy``, and
-``demo.json`` (the figures printed at the end).
+``demo.json`` (the figures printed at the end), and ``tensorflow.log``
+(TensorFlow's native log lines; ``--verbose`` prints them instead).
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=float, help="Training epochs instead of --steps.")
     p.add_argument("--batch_size", type=_positive("batch_size"))
     p.add_argument("--small", action="store_true", help="A one-minute run (for tests).")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Show TensorFlow's own log lines (by default they go to OUTPUT_DIR/tensorflow.log).",
+    )
     args = p.parse_args(argv)
     if args.epochs is not None and not args.epochs > 0:
         p.error(f"--epochs must be > 0. Received: epochs={args.epochs!r}")
@@ -293,6 +299,13 @@ def _check_with_interpreter(path, images, labels):
 def main(argv=None):
     """Command-line entry point."""
     args = parse_args(argv)
+    from keras_convnets import _logs
+
+    if args.verbose:
+        _logs.restore_native_logs()
+    else:
+        log = _logs.send_native_logs_to(os.path.join(args.output_dir, "tensorflow.log"))
+        print(f"TensorFlow's own log lines go to {log} (--verbose shows them here).")
     run(
         args.output_dir,
         data_dir=args.data_dir,
