@@ -65,7 +65,7 @@ files, the 5,000/1,000-image sample shipped in the package is used.""",
         "code",
         """\
 import keras_convnets
-from keras_convnets import cost
+from keras_convnets.analysis import cost
 
 resnet50 = keras_convnets.ResNet50()
 print(cost.format_table(cost.analyze(resnet50)))""",

@@ -8,7 +8,7 @@ It trains ResNet-20 (He et al. 2015, §4.2: the CIFAR network, 32x32x3) with the
 ``resnet_cifar`` recipe of :mod:`keras_convnets.training` on real images, with
 no download: the full Fashion-MNIST IDX files when ``--data_dir`` (default
 ``/usr/share/datasets/fashion-mnist``) holds them, else the 5,000/1,000-image
-sample shipped in :mod:`keras_convnets.sample_data`. The 28x28 grey images go
+sample shipped in :mod:`keras_convnets.data.sample_data`. The 28x28 grey images go
 through the CIFAR pipeline (zero-padded to 32x32, grey -> RGB, minus the
 per-pixel mean). It then exports a full-integer int8 TFLite model with
 :func:`keras_convnets.deploy.export_model` (calibrated on training images),
@@ -85,7 +85,7 @@ def resolve_data(data_dir, work_dir):
         pass
     else:
         return data_dir, f"full Fashion-MNIST from {data_dir} (60,000 train / 10,000 test)"
-    from keras_convnets.sample_data import load_fashion_mnist_sample
+    from keras_convnets.data.sample_data import load_fashion_mnist_sample
 
     folder = os.path.join(work_dir, "fashion_mnist_sample")
     os.makedirs(folder, exist_ok=True)

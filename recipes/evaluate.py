@@ -13,7 +13,7 @@ Examples::
 Prints a table with top-1/top-5 accuracy and error, and writes the same
 figures, with how they were measured, to ``--output`` as JSON (atomically).
 Softmax probabilities are averaged over crops and over models
-(:func:`keras_convnets.evaluation.evaluate`).
+(:func:`keras_convnets.analysis.evaluation.evaluate`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _fail(message):
 
 def _load_models():
     import keras_convnets
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     if FLAGS.model and FLAGS.model_file:
         _fail("Pass either --model (with --weights) or --model_file, not both.")
@@ -174,7 +174,7 @@ def _load_dataset(channels):
     if name == "fashion_mnist_idx" or (name == "fashion_mnist" and name not in _named_datasets()):
         source = data.load_idx_dataset(FLAGS.data_dir or data.FASHION_MNIST_DIR, _idx_split())
     elif name == "fashion_mnist_sample":
-        from keras_convnets.sample_data import load_fashion_mnist_sample
+        from keras_convnets.data.sample_data import load_fashion_mnist_sample
 
         source = load_fashion_mnist_sample(_idx_split())
     elif name in _named_datasets():
@@ -239,7 +239,7 @@ def format_table(result, ks) -> str:
 def main(argv):
     if len(argv) > 1:
         _fail(f"Unexpected arguments: {argv[1:]}")
-    from keras_convnets import evaluation
+    from keras_convnets.analysis import evaluation
 
     try:
         ks = tuple(int(k) for k in FLAGS.top_k)

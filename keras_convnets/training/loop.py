@@ -151,7 +151,7 @@ def _register_models():
 
 
 def _check_names(cfg, model_fn):
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     if model_fn is None:
         _register_models()
@@ -215,7 +215,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    from keras_convnets import heads, registry
+    from keras_convnets.models import heads, registry
 
     wall_start = time.time()
     cfg.validate()

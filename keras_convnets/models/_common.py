@@ -17,8 +17,8 @@ import sys
 import weakref
 from collections.abc import Sequence
 
-from keras_convnets import _compat
-from keras_convnets import weights as weights_lib
+from keras_convnets.models import _compat
+from keras_convnets.models import weights as weights_lib
 
 POOLING_MODES = ("avg", "max", None)
 
