@@ -13,7 +13,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-
 # The edit-run loop (`make test-quick`): modules of unit tests that train nothing, build no
 # large network and read no data set. A module can also say `pytestmark = pytest.mark.quick`.
 QUICK_MODULES = {
