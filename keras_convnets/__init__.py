@@ -12,6 +12,7 @@ from keras_convnets.googlenet import GoogLeNet, InceptionV1
 from keras_convnets.heads import inference_model, loss_weights, with_aux_targets
 from keras_convnets.imagenet import decode_predictions, preprocess_input
 from keras_convnets.inception_v3 import InceptionV2, InceptionV3
+from keras_convnets.inference import optimize_for_inference
 from keras_convnets.registry import ModelInfo, get_model, list_models, model_info
 from keras_convnets.resnet import (
     ResNet18,
@@ -78,6 +79,7 @@ __all__ = [
     "load_model",
     "loss_weights",
     "model_info",
+    "optimize_for_inference",
     "preprocess_input",
     "tf_keras_twin",
     "training",
