@@ -10,6 +10,10 @@ Fashion-MNIST sample, resized and repeated to three channels.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -365,3 +369,79 @@ def test_folded_model_saves_and_loads(tmp_path):
     x = real_images(32, 4)
     np.testing.assert_allclose(loaded(x), folded(x), atol=1e-6)
     assert loaded.get_layer("conv1_conv").kernel.dtype == "bfloat16"
+
+
+# ----------------------------------------------------------------------------- export, evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _trained_like_resnet20():
+    model = keras_convnets.ResNet20(classes=10)
+    make_trained_like(model, keras_convnets.preprocess_input(real_images(32, 32), mode="caffe"))
+    return model
+
+
+def test_savedmodel_serves_the_folded_graph_and_reports_the_fold(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from keras_convnets.deploy import export_model
+
+    model = _trained_like_resnet20()
+    images = real_images(32, 16).astype(np.uint8)
+    labels = np.arange(16) % 10
+    reports = {}
+    for fold in (True, False):
+        out = tmp_path / f"sm_{fold}"
+        reports[fold] = export_model(
+            model, out, format="savedmodel", arch="resnet20", eval_images=images,
+            eval_labels=labels, fold=fold, verbose=False,
+        )  # fmt: skip
+        reports[fold]["variables"] = len(tf.saved_model.load(str(out)).variables)
+    folded, plain = reports[True], reports[False]
+    assert 0 < folded["fold_max_abs_diff_prob"] <= TOLERANCE
+    assert folded["max_abs_diff_prob"] <= TOLERANCE and folded["top1_agreement"] == 100.0
+    assert plain["fold_max_abs_diff_prob"] is None
+    # Folded: a kernel and a bias per convolution; unfolded: + 4 BN variables each.
+    n_bn = sum(isinstance(layer, BN) for layer in model.layers)
+    assert plain["variables"] - folded["variables"] == 4 * n_bn - sum(
+        1 for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and not layer.use_bias
+    )
+    meta = json.loads((tmp_path / "sm_True.json").read_text())
+    assert meta["fold_max_abs_diff_prob"] == folded["fold_max_abs_diff_prob"]
+
+
+def _run(module, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_export_cli_no_fold_flag(tmp_path):
+    for flag, folded in (("--fold", True), ("--no_fold", False)):
+        out = tmp_path / f"sm{folded}"
+        proc = _run("export", "--model=resnet20", "--format=savedmodel", "--eval_count=8",
+                    f"--output={out}", flag)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        report = json.loads((tmp_path / f"sm{folded}.parity.json").read_text())
+        assert (report["fold_max_abs_diff_prob"] is not None) is folded
+        assert ("BN folded" in proc.stdout) is folded
+
+
+@pytest.mark.slow
+def test_evaluate_cli_fold_gives_the_same_accuracy(tmp_path):
+    model = _trained_like_resnet20()
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    reports = {}
+    for flag in ("--fold", "--nofold"):
+        out = tmp_path / f"{flag}.json"
+        proc = _run("recipes.evaluate", "--model_file", path, "--dataset", "fashion_mnist_sample",
+                    "--max_images", "64", "--resize", "32", "--output", str(out), flag)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        reports[flag] = json.loads(out.read_text())
+    assert reports["--fold"]["fold"] is True and reports["--nofold"]["fold"] is False
+    for key in ("top1_accuracy", "top5_accuracy"):
+        assert reports["--fold"][key] == pytest.approx(reports["--nofold"][key])
