@@ -445,3 +445,14 @@ def test_evaluate_cli_fold_gives_the_same_accuracy(tmp_path):
     assert reports["--fold"]["fold"] is True and reports["--nofold"]["fold"] is False
     for key in ("top1_accuracy", "top5_accuracy"):
         assert reports["--fold"][key] == pytest.approx(reports["--nofold"][key])
+
+
+@pytest.mark.slow
+def test_benchmark_folded_quick(tmp_path):
+    from benchmarks import bench_inference
+
+    assert bench_inference.main(["--folded", "--quick", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "inference_folded.json").read_text())
+    assert [row[2] for row in report["rows"]] == ["float32", "bf16"]
+    diffs = {(row[1], row[2]): float(row[3]) for row in report["parity"]}
+    assert diffs[("folded", "float32")] <= TOLERANCE  # the same weights as keras.applications
