@@ -248,6 +248,121 @@ def without_bn(args):
     return rows
 
 
+FOLDED_MODELS = ("resnet50", "inception_v3", "googlenet")
+# This CPU's peak multiply-adds/s (CPU 4, benchmarks/results/peak.json), for the fractions.
+PEAK_GMACS = {"float32": 283.0, "bfloat16": 566.0}
+
+
+def folded_variants(name, input_shape):
+    """``{label: model}``: the reference (float32, mixed_bfloat16) and ours folded (float32, bf16).
+
+    The reference is keras.applications' network (ResNet-50, InceptionV3) or, for
+    GoogLeNet, which keras.applications lacks, ours unfolded; every model holds the
+    same weights (the keras.applications ones copied into ours by layer order).
+    Returns the models and the multiply-adds per image.
+    """
+    import keras
+
+    from keras_convnets import optimize_for_inference
+    from keras_convnets.analysis import cost
+    from keras_convnets.models import googlenet, inception_v3, resnet
+
+    def reference():
+        if name == "resnet50":
+            return keras.applications.ResNet50(weights=None, input_shape=input_shape)
+        if name == "inception_v3":
+            return keras.applications.InceptionV3(weights=None, input_shape=input_shape)
+        return googlenet.GoogLeNet(weights=None, input_shape=input_shape, aux_logits=False)
+
+    ref = reference()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        ref_bf16 = reference()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    ref_bf16.set_weights(ref.get_weights())
+    if name == "resnet50":
+        ours = resnet.ResNet50(weights=None, input_shape=input_shape)
+    elif name == "inception_v3":
+        ours = inception_v3.InceptionV3(
+            weights=None, input_shape=input_shape, aux_logits=False, dropout=None
+        )
+    else:
+        ours = ref
+    if ours is not ref:
+        ours.set_weights(ref.get_weights())
+    models = {
+        ("reference", "float32"): ref,
+        ("reference", "bf16"): ref_bf16,
+        ("folded", "float32"): optimize_for_inference(ours),
+        ("folded", "bf16"): optimize_for_inference(ours, dtype="bfloat16"),
+    }
+    return models, cost.analyze(ours).macs
+
+
+def measure_folded(args):
+    """Rows ``[model, batch, precision, reference, folded, ratio, %peak ref, %peak folded]``."""
+    import numpy as np
+
+    from benchmarks._util import alternating_rates
+
+    rows, parity = [], []
+    for name in args.folded_models:
+        shape = (args.image_size,) * 2 + (3,) if args.image_size else default_shape(name)
+        models, macs = folded_variants(name, shape)
+        x = np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
+        ref = np.asarray(models[("reference", "float32")](x, training=False))
+        for key, model in models.items():
+            diff = np.abs(np.asarray(model(x, training=False), np.float32) - ref).max()
+            parity.append([name, *key, f"{diff:.1e}"])
+        for batch in args.batch_sizes:
+            x = np.random.default_rng(0).uniform(-1, 1, (batch, *shape)).astype("float32")
+            fns = {key: runner(model, "tf.function", x) for key, model in models.items()}
+            for fn in fns.values():
+                for _ in range(args.warmup):
+                    fn()
+            rates = alternating_rates(fns, items=batch, rounds=args.rounds)
+            for precision in ("float32", "bf16"):
+                ref_rate = rates[("reference", precision)]["median"]
+                ours_rate = rates[("folded", precision)]["median"]
+                peak = PEAK_GMACS["float32" if precision == "float32" else "bfloat16"] * 1e9
+                rows.append(
+                    [name, batch, precision, ref_rate, ours_rate, ours_rate / ref_rate,
+                     100 * ref_rate * macs / peak, 100 * ours_rate * macs / peak]
+                )  # fmt: skip
+    return rows, parity
+
+
+def folded_report(args):
+    """The Markdown of ``--folded`` and its JSON payload."""
+    from benchmarks._util import format_table
+
+    rows, parity = measure_folded(args)
+    text = [
+        f"## Folded (optimize_for_inference) vs reference, tf.function, images/s "
+        f"(median of {args.rounds} alternating rounds)",
+        "reference: keras.applications (GoogLeNet: ours unfolded); bf16: reference "
+        "mixed_bfloat16, folded bfloat16 weights",
+        format_table(
+            [
+                "model",
+                "batch",
+                "precision",
+                "reference",
+                "folded",
+                "folded/ref",
+                "% peak ref",
+                "% peak folded",
+            ],
+            rows,
+        ),  # fmt: skip
+        "",
+        "## Largest probability difference from the float32 reference (4 random images)",
+        format_table(["model", "variant", "precision", "max abs dprob"], parity),
+    ]
+    return text, {"rows": rows, "parity": parity}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
@@ -261,8 +376,17 @@ def main(argv=None):
     parser.add_argument("--micro-batch", type=int, default=32)
     parser.add_argument("--out", default=None, help="write the tables and JSON here")
     parser.add_argument("--quick", action="store_true", help="tiny run for the smoke test")
+    parser.add_argument(
+        "--folded", action="store_true", help="only: optimize_for_inference vs the reference"
+    )
+    parser.add_argument(
+        "--folded-models", nargs="+", choices=FOLDED_MODELS, default=list(FOLDED_MODELS)
+    )
     args = parser.parse_args(argv)
-    if args.quick:
+    if args.quick and args.folded:
+        args.folded_models, args.batch_sizes = ["resnet50"], [2]
+        args.image_size, args.rounds, args.warmup = 32, 2, 1
+    elif args.quick:
         args.models, args.paths, args.batch_sizes = ["resnet50"], ["tf.function"], [2]
         args.image_size, args.rounds, args.warmup, args.micro_batch = 32, 2, 1, 2
     if any(b < 1 for b in args.batch_sizes):
@@ -273,6 +397,8 @@ def main(argv=None):
     from benchmarks._util import format_table, machine_summary, write_atomic, write_json
 
     before = machine_summary()
+    if args.folded:
+        return _main_folded(args, before)
     rows, speedups = measure(args)
     text = [
         f"## Inference images/s, alternating runs (median of {args.rounds})",
@@ -328,6 +454,27 @@ def main(argv=None):
                 "explain": explained,
             },
         )
+    return 0
+
+
+def _main_folded(args, before):
+    from benchmarks._util import machine_summary, write_atomic, write_json
+
+    text, payload = folded_report(args)
+    after = machine_summary()
+    text.append(
+        f"\nload average before {before['load_average']}, after {after['load_average']}; "
+        f"{before['date_utc']} UTC"
+    )
+    report = "\n".join(text)
+    print(report)
+    if args.out:
+        write_atomic(os.path.join(args.out, "inference_folded.md"), report + "\n")
+        write_json(
+            os.path.join(args.out, "inference_folded.json"),
+            {"args": vars(args), "machine": before, "load_after": after["load_average"],
+             **payload},
+        )  # fmt: skip
     return 0
 
 

@@ -49,6 +49,9 @@ flags.DEFINE_integer("qat_batch_size", 32, "QAT batch size.")
 flags.DEFINE_float("qat_learning_rate", 1e-4, "QAT learning rate (Adam).")
 flags.DEFINE_integer("top_k", 5, "k of the SavedModel's top-k outputs.")
 flags.DEFINE_integer("latency_runs", 20, "Timed TFLite invocations (>= 20).")
+flags.DEFINE_boolean(
+    "fold", True, "SavedModel: serve the model with BN folded (--no_fold keeps BN, for debugging)."
+)
 
 
 def _shape(text):
@@ -101,6 +104,7 @@ def main(argv):
             qat_learning_rate=FLAGS.qat_learning_rate,
             top_k=FLAGS.top_k,
             latency_runs=FLAGS.latency_runs,
+            fold=FLAGS.fold,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

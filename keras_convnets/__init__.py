@@ -18,6 +18,7 @@ from keras_convnets.models import layers, weights  # noqa: E402
 from keras_convnets.models.googlenet import GoogLeNet, InceptionV1  # noqa: E402
 from keras_convnets.models.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
 from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
+from keras_convnets.models.inference import optimize_for_inference  # noqa: E402
 from keras_convnets.models.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
 from keras_convnets.models.resnet import (  # noqa: E402
     ResNet18,
@@ -84,6 +85,7 @@ __all__ = [
     "load_model",
     "loss_weights",
     "model_info",
+    "optimize_for_inference",
     "preprocess_input",
     "tf_keras_twin",
     "training",

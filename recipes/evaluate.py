@@ -68,6 +68,9 @@ flags.DEFINE_enum(
 flags.DEFINE_integer("batch_size", 64, "Crops per forward pass.")
 flags.DEFINE_integer("max_images", None, "Evaluate the first N images only.")
 flags.DEFINE_string("output", None, "Path of the JSON report (written atomically).")
+flags.DEFINE_boolean(
+    "fold", False, "Evaluate keras_convnets.optimize_for_inference(model): BN folded, ReLU fused."
+)
 
 
 def _fail(message):
@@ -256,6 +259,10 @@ def main(argv):
     try:
         # Bad flag values reach the library's checks; they are usage errors.
         models, names = _load_models()
+        if FLAGS.fold:
+            from keras_convnets.models.inference import optimize_for_inference
+
+            models = [optimize_for_inference(m) for m in models]
         channels = int(models[0].input_shape[-1])
         dataset = _load_dataset(channels)
         start = time.time()
@@ -290,6 +297,7 @@ def main(argv):
             scales=list(scales) if scales else None,
             preprocess=FLAGS.preprocess,
             top_k=list(ks),
+            fold=FLAGS.fold,
             seconds=round(seconds, 3),
         )
         _write_json_atomically(report, FLAGS.output)

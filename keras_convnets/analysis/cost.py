@@ -174,7 +174,7 @@ def analyze(model) -> ModelCost:
 
     Example:
         >>> import keras_convnets
-        >>> from keras_convnets import cost
+        >>> from keras_convnets.analysis import cost
         >>> c = cost.analyze(keras_convnets.ResNet20())
         >>> c.params
         271098

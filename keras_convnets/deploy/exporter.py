@@ -122,6 +122,7 @@ def export_model(
     qat_learning_rate=1e-4,
     top_k=5,
     latency_runs=20,
+    fold=True,
     verbose=True,
 ):
     """Exports ``model`` to ``output`` and writes labels, metadata and a parity report beside it.
@@ -137,7 +138,10 @@ def export_model(
     of that training pipeline (:func:`keras_convnets.data.make_preprocess`);
     ``"cifar"`` needs the training set's ``mean_image`` (an array or a ``.npy``
     file; default: ``mean_image.npy`` beside the weights, as the training loop
-    writes it), which is copied beside the export.
+    writes it), which is copied beside the export. ``fold``: the SavedModel serves
+    :func:`keras_convnets.optimize_for_inference` of the model (BN folded); the
+    report's ``fold_max_abs_diff_prob`` is its max |dprob| against the
+    unfolded Keras model (``None`` when not folded; TFLite folds BN itself).
 
     Returns the parity report (a dict). Example::
 
@@ -298,9 +302,21 @@ def export_model(
         if format == "savedmodel":
             from keras_convnets.deploy import savedmodel
 
-            log(f"writing SavedModel {output}")
+            served_model = keras_model
+            if fold:
+                from keras_convnets.models.inference import optimize_for_inference
+
+                served_model = optimize_for_inference(keras_model)
+                folded_probs = parity.keras_probabilities(served_model, eval_x)
+                meta["fold_max_abs_diff_prob"] = float(np.abs(folded_probs - keras_probs).max())
+            log(f"writing SavedModel {output} ({'BN folded' if fold else 'not folded'})")
             savedmodel.write_serving_savedmodel(
-                keras_model, staged, preprocessing=preprocessor, labels=labels, top_k=top_k
+                served_model,
+                staged,
+                preprocessing=preprocessor,
+                labels=labels,
+                top_k=top_k,
+                fold=False,  # folded above, once
             )
             runner = savedmodel.SavedModelRunner(staged)
             # The client sends raw pixels: only the channels are repeated here.
@@ -389,6 +405,7 @@ def export_model(
             else "not measured for SavedModel",
             "export_seconds": round(time.perf_counter() - start, 2),
             **parity.compare(keras_probs, export_probs, eval_labels),
+            "fold_max_abs_diff_prob": meta.get("fold_max_abs_diff_prob"),
         }
         if quantize == "qat":
             # Parity of the conversion itself: fine-tuned QAT Keras model vs its TFLite.
@@ -407,6 +424,8 @@ def export_model(
             json.dump(report, f, indent=2, sort_keys=True)
             f.write("\n")
     log(parity.format_table([report]))
+    if report["fold_max_abs_diff_prob"] is not None:
+        log(f"BN folded: max |dprob| vs unfolded Keras {report['fold_max_abs_diff_prob']:.2e}")
     return report
 
 

@@ -140,7 +140,7 @@ def quantize_model(model, *, arch=None, check_images=None, **build_kwargs):
     """The tfmot QAT model of a Keras 3 ``model``'s main output (via its checked tf_keras twin).
 
     Example:
-        >>> from keras_convnets import resnet
+        >>> from keras_convnets.models import resnet
         >>> q = quantize_model(resnet.ResNet20(input_shape=(32, 32, 3)))
         >>> q.output_shape
         (None, 10)

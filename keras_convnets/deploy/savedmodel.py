@@ -19,15 +19,18 @@ SIGNATURE = "serving_default"
 INPUT_NAME = "images"
 
 
-def write_serving_savedmodel(model, directory, *, preprocessing, labels=None, top_k=5):
+def write_serving_savedmodel(model, directory, *, preprocessing, labels=None, top_k=5, fold=True):
     """Writes the serving SavedModel of a single-output Keras 3 ``model`` to ``directory``.
 
     ``preprocessing``: a mode name (``"caffe"``, ``"tf"``, ``"torch"``) or a
-    :class:`keras_convnets.deploy.preprocessing.Preprocessor`.
+    :class:`keras_convnets.deploy.preprocessing.Preprocessor`. ``fold``: serve
+    :func:`keras_convnets.optimize_for_inference` of ``model`` (batch
+    normalisation folded into the convolutions, ReLU fused); ``False`` keeps
+    the layers as they are (for debugging).
 
     Example:
         >>> import tempfile, numpy as np, tensorflow as tf
-        >>> from keras_convnets import resnet
+        >>> from keras_convnets.models import resnet
         >>> d = tempfile.mkdtemp()
         >>> write_serving_savedmodel(resnet.ResNet20(), d, preprocessing="caffe", top_k=3)
         >>> f = tf.saved_model.load(d).signatures["serving_default"]
@@ -51,6 +54,10 @@ def write_serving_savedmodel(model, directory, *, preprocessing, labels=None, to
             f"`labels` must give one name per class ({classes}). Received {len(labels)} labels."
         )
     label_table = None if labels is None else tf.constant([str(s) for s in labels])
+    if fold:
+        from keras_convnets.models.inference import optimize_for_inference
+
+        model = optimize_for_inference(model)
 
     def serve(images):
         x = preprocessing(images)

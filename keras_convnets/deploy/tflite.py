@@ -129,7 +129,7 @@ def convert(model, quantize="none", *, representative=None, io_type="int8") -> b
     ``representative``: float32 normalised images ``[N, H, W, C]`` (int8 only).
 
     Example:
-        >>> from keras_convnets import resnet
+        >>> from keras_convnets.models import resnet
         >>> m = resnet.ResNet20(input_shape=(32, 32, 3))
         >>> len(convert(m, "dynamic")) > 0
         True
