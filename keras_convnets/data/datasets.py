@@ -1,93 +1,42 @@
-"""Datasets. Local IDX files (MNIST, Fashion-MNIST) read without any download.
+"""Datasets by name (one catalogue), their splits, and the ``tf.data`` input pipelines.
 
-The Debian package ``dataset-fashion-mnist`` installs Fashion-MNIST under
-:data:`FASHION_MNIST_DIR`; that is how the tests and CI get real images offline.
+Sources: local IDX files (:mod:`keras_convnets.data.idx`), image folders and
+``tensorflow_datasets``. Every split of a training set into train and
+validation is a seeded, stratified holdout (:func:`stratified_holdout`).
 """
 
 from __future__ import annotations
 
-import gzip
+import dataclasses
+import glob
 import os
 
 import numpy as np
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-FASHION_MNIST_LABELS = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def read_idx(path) -> np.ndarray:
-    """Reads an IDX file (optionally gzip-compressed) into a NumPy array."""
-    opener = gzip.open if os.fspath(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise ValueError(f"{os.fspath(path)!r} is not an IDX file (bad magic number).")
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
-    ndim = data[3]
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    offset = 4 + 4 * ndim
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(data) - offset != expected:
-        raise ValueError(
-            f"{os.fspath(path)!r} is truncated or corrupt: header says {dims} "
-            f"({expected} bytes), found {len(data) - offset} bytes."
-        )
-    return (
-        np.frombuffer(data, dtype=dtype, offset=offset)
-        .reshape(dims)
-        .astype(dtype.newbyteorder("="))
-    )
-
-
-def load_idx_dataset(directory, split="train"):
-    """``(images [N, H, W, 1] uint8, labels [N] int64)`` from MNIST-layout IDX files."""
-    if split not in ("train", "test"):
-        raise ValueError(f"`split` must be 'train' or 'test'. Received: split={split!r}")
-    prefix = "train" if split == "train" else "t10k"
-    found = {}
-    for kind, stem in (
-        ("images", f"{prefix}-images-idx3-ubyte"),
-        ("labels", f"{prefix}-labels-idx1-ubyte"),
-    ):
-        for candidate in (stem + ".gz", stem):
-            path = os.path.join(directory, candidate)
-            if os.path.exists(path):
-                found[kind] = path
-                break
-        else:
-            raise ValueError(
-                f"No {stem}[.gz] in {os.fspath(directory)!r}; expected MNIST-layout IDX files "
-                "(on Debian: apt-get install dataset-fashion-mnist)."
-            )
-    images = read_idx(found["images"])[..., None]
-    labels = read_idx(found["labels"]).astype(np.int64)
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels in {directory!r}.")
-    return images, labels
-
-
-# ---------------------------------------------------------------------------
-# Datasets by name, splits and tf.data input pipelines for training/evaluation.
-# ---------------------------------------------------------------------------
-
-import dataclasses  # noqa: E402
-import glob  # noqa: E402
+from keras_convnets.data.idx import FASHION_MNIST_DIR, FASHION_MNIST_LABELS, load_idx_dataset
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # Decoded datasets smaller than this are held in memory (decode once, exact sharding).
 IN_MEMORY_LIMIT_BYTES = 2 * 1024**3
+CIFAR10_LABELS = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+FOLDER_LAYOUTS = """\
+Image folders (dataset 'folder', data_dir=ROOT), one sub-folder per class:
+  ROOT/<class>/<image>: one folder; a seeded, stratified val_fraction of each class
+      is held out as the test split, the same fraction of the rest for validation;
+  ROOT/train/<class>/<image> + ROOT/val|validation|test/<class>/<image>: the second
+      folder is the test split; validation is a stratified holdout of train/.
+Class names are the sorted sub-folder names; .jpg .jpeg .png .bmp .gif files."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,10 +52,17 @@ class DatasetInfo:
     idx_dir: str | None = None  # local MNIST-layout IDX files, used when present
     manual: bool = False  # TFDS needs manually downloaded archives (manual_dir)
     train_size: int | None = None
+    class_names: tuple = ()  # in class-index order; () when read from the data
+
+    def label_names(self, classes: int) -> list:
+        """The class names, or ``"0"``, ``"1"``, ... when the catalogue has none."""
+        return list(self.class_names) or [str(i) for i in range(classes)]
 
 
 DATASETS = {
-    "cifar10": DatasetInfo("cifar10", "cifar10", 10, (32, 32, 3), train_size=50_000),
+    "cifar10": DatasetInfo(
+        "cifar10", "cifar10", 10, (32, 32, 3), train_size=50_000, class_names=CIFAR10_LABELS
+    ),
     "cifar100": DatasetInfo("cifar100", "cifar100", 100, (32, 32, 3), train_size=50_000),
     "fashion_mnist": DatasetInfo(
         "fashion_mnist",
@@ -115,8 +71,11 @@ DATASETS = {
         (28, 28, 1),
         idx_dir=FASHION_MNIST_DIR,
         train_size=60_000,
+        class_names=FASHION_MNIST_LABELS,
     ),
-    "mnist": DatasetInfo("mnist", "mnist", 10, (28, 28, 1), train_size=60_000),
+    "mnist": DatasetInfo(
+        "mnist", "mnist", 10, (28, 28, 1), train_size=60_000, class_names=tuple("0123456789")
+    ),
     "imagenette": DatasetInfo(
         "imagenette", "imagenette", 10, (None, None, 3), test_split="validation"
     ),
@@ -207,8 +166,47 @@ class Split:
         return None not in self.image_shape
 
 
-def _holdout(n_train: int, val_fraction: float) -> int:
-    return int(round(n_train * val_fraction))
+def stratified_holdout(labels, fraction: float, seed: int = 0):
+    """``(kept, held)`` index arrays: ``round(n * fraction)`` held, in proportion to each class.
+
+    Class ``c`` of ``n_c`` examples gives ``floor(n_c * fraction)`` and the
+    remaining examples go to the classes with the largest remainders (ties
+    drawn with ``seed``), so the total is that of a plain holdout and every
+    class is held in its proportion. The examples are drawn by a generator
+    seeded with ``seed``; both index arrays follow one seeded permutation, so
+    that their first N examples mix the classes.
+
+    Example:
+        >>> import numpy as np
+        >>> labels = np.repeat([0, 1, 2], 10)
+        >>> kept, held = stratified_holdout(labels, 0.2)
+        >>> len(kept), np.bincount(labels[held]).tolist()
+        (24, [2, 2, 2])
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * float(fraction)
+    take = np.floor(exact).astype(int)
+    missing = int(round(len(labels) * float(fraction))) - int(take.sum())
+    if missing > 0:
+        jitter = rng.random(len(classes)) * 1e-9  # seeded tie-break between equal remainders
+        take[np.argsort(-(exact - take + jitter), kind="stable")[:missing]] += 1
+    held = np.zeros(len(labels), bool)
+    for c, n in zip(classes, take):
+        held[rng.permutation(np.flatnonzero(labels == c))[:n]] = True
+    order = rng.permutation(len(labels))
+    return order[~held[order]], order[held[order]]
+
+
+def _take(split: Split, indices, name: str) -> Split:
+    """The examples ``indices`` of an in-memory or file split."""
+    out = dataclasses.replace(split, split=name, num_examples=len(indices))
+    for field in ("images", "labels", "paths"):
+        value = getattr(split, field)
+        if value is not None:
+            setattr(out, field, value[indices])
+    return out
 
 
 def list_image_folder(directory):
@@ -256,16 +254,18 @@ def load_split(
     max_examples: int | None = None,
     manual_dir=None,
     verify: bool = True,
+    split_seed: int = 0,
 ) -> Split:
     """A split of a named dataset: ``train``, ``val``, ``train_full`` or ``test``.
 
-    ``val`` is the last ``val_fraction`` of the training set (5,000 of CIFAR's
-    50,000 as in He et al.); ``train`` is the rest. ``test`` is the official
-    test (or validation) split. Sources, in order: local IDX files
+    ``val`` is a stratified ``val_fraction`` of the training set drawn with
+    ``split_seed`` (5,000 of CIFAR's 50,000 as in He et al.: 500 a class);
+    ``train`` is the rest (:func:`stratified_holdout`). ``test`` is the
+    official test (or validation) split. Sources, in order: local IDX files
     (MNIST/Fashion-MNIST in ``data_dir`` or their default folder), an image
-    folder (``name="folder"``: ``data_dir/train`` and ``data_dir/test|val``
-    when present, else ``data_dir`` split by ``val_fraction``), TFDS
-    (``data_dir`` is the TFDS data dir; small datasets are decoded into memory).
+    folder (``name="folder"``, layouts in :data:`FOLDER_LAYOUTS`), TFDS
+    (``data_dir`` is the TFDS data dir; small datasets are decoded into memory;
+    a streamed one, too large for memory, holds out its last ``val_fraction``).
 
     Example:
         >>> from keras_convnets import data
@@ -280,17 +280,11 @@ def load_split(
         raise ValueError(f"`val_fraction` must be in [0, 1). Received: val_fraction={val_fraction}")
     base_split = "test" if split == "test" else "train"
     if name == "folder":
-        full = _folder_split(data_dir, base_split, val_fraction)
+        full = _folder_split(data_dir, base_split, val_fraction, split_seed)
     else:
         full = _named_split(info, base_split, data_dir, manual_dir)
     if split in ("train", "val") and base_split == "train":
-        n_val = _holdout(full.num_examples, val_fraction)
-        cut = full.num_examples - n_val
-        full = (
-            _slice(full, 0, cut, "train")
-            if split == "train"
-            else _slice(full, cut, full.num_examples, "val")
-        )
+        full = _train_val(full, split, val_fraction, split_seed)
     full.split = split
     if max_examples is not None and max_examples < full.num_examples:
         full = _slice(full, 0, max_examples, split)
@@ -299,7 +293,17 @@ def load_split(
     return full
 
 
-def _folder_split(data_dir, base_split, val_fraction):
+def _train_val(full: Split, split: str, val_fraction: float, seed: int) -> Split:
+    if full.labels is None:  # streamed TFDS: labels unknown before reading, last fraction
+        cut = full.num_examples - int(round(full.num_examples * val_fraction))
+        if split == "train":
+            return _slice(full, 0, cut, "train")
+        return _slice(full, cut, full.num_examples, "val")
+    kept, held = stratified_holdout(full.labels, val_fraction, seed)
+    return _take(full, kept if split == "train" else held, split)
+
+
+def _folder_split(data_dir, base_split, val_fraction, seed):
     if data_dir is None:
         raise ValueError("`data_dir` is required with dataset='folder'. Received: data_dir=None")
     train_dir = os.path.join(data_dir, "train")
@@ -317,21 +321,32 @@ def _folder_split(data_dir, base_split, val_fraction):
                     "validation/ folder for evaluation."
                 )
         paths, labels, names = list_image_folder(directory)
+        if base_split == "test":
+            train_names = list_image_folder(train_dir)[2]
+            if names != train_names:
+                raise ValueError(
+                    f"The class folders of {directory!r} {list(names)} differ from those of "
+                    f"{train_dir!r} {list(train_names)}: both need the same classes."
+                )
+        order = np.random.default_rng(seed).permutation(len(paths))  # classes mixed
         return Split(
             "folder",
             base_split,
             len(names),
             len(paths),
             (None, None, 3),
-            paths=paths,
-            labels=labels,
+            paths=paths[order],
+            labels=labels[order],
             class_names=names,
         )
-    # One folder: a fixed shuffle, then the last val_fraction is the test set.
+    # One folder: a stratified val_fraction of each class is the test set.
+    if val_fraction <= 0 and base_split == "test":
+        raise ValueError(
+            f"The single image folder data_dir={os.fspath(data_dir)!r} has no train/ and "
+            "val|validation|test/ sub-folders, so its test split is a held-out fraction: "
+            f"`val_fraction` must be > 0. Received: val_fraction={val_fraction}"
+        )
     paths, labels, names = list_image_folder(data_dir)
-    order = np.random.default_rng(0).permutation(len(paths))
-    paths, labels = paths[order], labels[order]
-    n_test = _holdout(len(paths), val_fraction)
     full = Split(
         "folder",
         "folder_rest",
@@ -342,9 +357,8 @@ def _folder_split(data_dir, base_split, val_fraction):
         labels=labels,
         class_names=names,
     )
-    if base_split == "test":
-        return _slice(full, len(paths) - n_test, len(paths), "test")
-    return _slice(full, 0, len(paths) - n_test, "folder_rest")
+    rest, test = stratified_holdout(labels, val_fraction, seed + 1)
+    return _take(full, test if base_split == "test" else rest, base_split)
 
 
 def _named_split(info, base_split, data_dir, manual_dir):
@@ -780,3 +794,37 @@ def _tfds_stream(split, training, seed, epoch, num_shards, shard_index):
     if training:
         ds = ds.shuffle(10_000, seed=seed * 1000 + epoch, reshuffle_each_iteration=False)
     return ds.shard(num_shards, shard_index)
+
+
+def split_arrays(split: Split, count: int | None = None):
+    """``(images uint8 [N, H, W, C], labels int64 [N])``: the first ``count`` of a split.
+
+    Files are decoded exactly as the training pipeline decodes them (3
+    channels). Their sizes must agree, since they are stacked into one array.
+
+    Example:
+        >>> from keras_convnets import data
+        >>> x, y = data.split_arrays(data.load_split("fashion_mnist", "test", max_examples=8), 4)
+        >>> x.shape, x.dtype.name, y.shape
+        ((4, 28, 28, 1), 'uint8', (4,))
+    """
+    if split.images is not None:
+        return split.images[:count], split.labels[:count]
+    ds = _source(split, None).map(lambda x, y, i: (x, y))
+    if split.paths is not None:
+        ds = ds.ignore_errors()
+    if count is not None:
+        ds = ds.take(count)
+    images, labels = [], []
+    for x, y in ds.as_numpy_iterator():
+        images.append(x)
+        labels.append(y)
+    if not images:
+        raise ValueError(f"Split {split.name}/{split.split} has no readable images.")
+    shapes = sorted({x.shape for x in images})
+    if len(shapes) > 1:
+        raise ValueError(
+            f"The images of {split.name}/{split.split} have different sizes {shapes[:3]}; "
+            "as one array they need one size: resize the folder's images first."
+        )
+    return np.stack(images).astype(np.uint8), np.asarray(labels, np.int64)
