@@ -25,6 +25,7 @@ from keras_convnets.data.datasets import (
     mean_image,
     split_arrays,
     stratified_holdout,
+    take_examples,
     tfds_builder,
     verify_images,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "read_idx",
     "split_arrays",
     "stratified_holdout",
+    "take_examples",
     "tfds_builder",
     "verify_images",
 ]

@@ -199,8 +199,10 @@ def stratified_holdout(labels, fraction: float, seed: int = 0):
     return order[~held[order]], order[held[order]]
 
 
-def _take(split: Split, indices, name: str) -> Split:
+def take_examples(split: Split, indices, name: str | None = None) -> Split:
     """The examples ``indices`` of an in-memory or file split."""
+    indices = np.asarray(list(indices), np.int64)
+    name = split.split if name is None else name
     out = dataclasses.replace(split, split=name, num_examples=len(indices))
     for field in ("images", "labels", "paths"):
         value = getattr(split, field)
@@ -300,7 +302,7 @@ def _train_val(full: Split, split: str, val_fraction: float, seed: int) -> Split
             return _slice(full, 0, cut, "train")
         return _slice(full, cut, full.num_examples, "val")
     kept, held = stratified_holdout(full.labels, val_fraction, seed)
-    return _take(full, kept if split == "train" else held, split)
+    return take_examples(full, kept if split == "train" else held, split)
 
 
 def _folder_split(data_dir, base_split, val_fraction, seed):
@@ -358,7 +360,7 @@ def _folder_split(data_dir, base_split, val_fraction, seed):
         class_names=names,
     )
     rest, test = stratified_holdout(labels, val_fraction, seed + 1)
-    return _take(full, test if base_split == "test" else rest, base_split)
+    return take_examples(full, test if base_split == "test" else rest, base_split)
 
 
 def _named_split(info, base_split, data_dir, manual_dir):

@@ -102,8 +102,8 @@ def _classifier_widths(path) -> list:
     return sorted(widths)
 
 
-def transfer_weights(source, target) -> list:
-    """Copies every same-named, same-shaped layer of ``source`` into ``target``.
+def transfer_weights(source, target, *, skip=()) -> list:
+    """Copies every same-named, same-shaped layer of ``source`` (but ``skip``) into ``target``.
 
     Returns the names of ``target``'s layers with weights that took none (the
     head). ``ValueError`` when no layer at all matches (another architecture).
@@ -112,6 +112,9 @@ def transfer_weights(source, target) -> list:
     head, copied = [], 0
     for layer in target.layers:
         if not layer.weights:
+            continue
+        if layer.name in skip:
+            head.append(layer.name)
             continue
         other = by_name.get(layer.name)
         values = other.get_weights() if other is not None else None
@@ -126,6 +129,23 @@ def transfer_weights(source, target) -> list:
             "by name and shape: they are different architectures."
         )
     return head
+
+
+def classifier_layers(model, source, class_names) -> set:
+    """The output layers to re-initialise: all, unless ``source`` is a run of the same classes."""
+    from keras_convnets import heads
+
+    if source is not None and list(source.class_names) == list(class_names):
+        return set()
+    return {model.get_layer(name).name for name in heads.output_names(model) if _has(model, name)}
+
+
+def _has(model, name) -> bool:
+    try:
+        model.get_layer(name)
+    except ValueError:
+        return False
+    return True
 
 
 def freeze_batchnorm(model):

@@ -246,7 +246,8 @@ class Trainer:
         pretrained = finetune.pretrained_model(
             cfg.weights, arch=cfg.model, input_shape=self.input_shape, source=self.source
         )
-        self.head = finetune.transfer_weights(pretrained, model)
+        skip = finetune.classifier_layers(model, self.source, self.class_names)
+        self.head = finetune.transfer_weights(pretrained, model, skip=skip)
         if self.recipe.pipeline == config_lib.PIPELINE_FROM_WEIGHTS:
             finetune.freeze_batchnorm(model)
         self.log(
