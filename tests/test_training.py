@@ -201,8 +201,8 @@ def test_multi_output_model_trains_with_inception_v3_recipe_and_writes_every_fil
     assert resolved["steps_per_epoch"] == 4 and resolved["total_steps"] == 6
     with open(tmp_path / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [float(r.epoch) for r in rows] == [1.0, 1.5]
-    assert all(np.isfinite(float(r.train_loss)) for r in rows)
+    assert [float(r["epoch"]) for r in rows] == [1.0, 1.5]
+    assert all(np.isfinite(float(r["train_loss"])) for r in rows)
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert (tmp_path / "final.weights.h5").exists() and (tmp_path / "summary.json").exists()
     events = os.listdir(tmp_path / "tensorboard")
