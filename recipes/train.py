@@ -126,6 +126,9 @@ def config_from_flags() -> config_lib.TrainConfig:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines drown the epochs
     import keras_convnets  # noqa: F401  (registers every model)
     from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
 
