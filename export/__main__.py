@@ -103,6 +103,16 @@ def _model_arguments():
         return args, os.path.join(FLAGS.run, "export"), args["arch"] or "model"
     if not FLAGS.model:
         raise ValueError("--model is required (a registry name or a .keras file), or --run=DIR")
+    folder = os.path.dirname(os.path.abspath(FLAGS.model))
+    if (
+        FLAGS.model.endswith(".keras")
+        and os.path.isfile(os.path.join(folder, "run.json"))
+        and not (FLAGS.pipeline or FLAGS.preprocessing)
+    ):
+        raise ValueError(
+            f"--model={FLAGS.model} is the model of the training run {folder}: export it with "
+            f"--run={folder}, which applies the run's input transform."
+        )
     given["dataset"] = data
     given["build_kwargs"] = {"shortcut": FLAGS.shortcut} if FLAGS.shortcut else None
     return given, "export_out", os.path.basename(FLAGS.model).removesuffix(".keras")

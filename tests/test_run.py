@@ -272,3 +272,32 @@ def test_export_without_labels_prints_agreement_only(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "no labels: agreement only" in printed and "100.00%" not in printed
     assert report["eval_set"].startswith("random")
+
+
+# --- hazards 1 and 6 through the command lines ----------------------------------------
+def _cli(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def test_evaluate_and_export_read_the_run(tmp_path, photos):
+    model_dir = tmp_path / "run"
+    summary = train(small_cfg(model_dir, photos, max_eval_examples=11), model_fn=tiny)
+    out = tmp_path / "eval.json"
+    proc = _cli("recipes.evaluate", f"--run={model_dir}", f"--output={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["images"] == 11 and report["top_k"] == [1, 4]  # min(5, classes)
+    assert report["top1_accuracy"] == summary["test_accuracy"]
+    assert report["transform"]["pipeline"] == "cifar" and "the same" in proc.stdout
+    bad = _cli("recipes.evaluate", f"--run={model_dir}", "--classes=10")
+    assert bad.returncode == 1 and "--classes=10 contradicts --run=" in bad.stderr
+    assert "whose classes is 4" in bad.stderr
+    bad = _cli("export", f"--run={model_dir}", "--pipeline=inception", "--top_k=2")
+    assert bad.returncode == 2 and "`pipeline`='inception' contradicts the run" in bad.stderr
+    bad = _cli("export", f"--run={model_dir}", "--top_k=7")
+    assert bad.returncode == 2 and "`top_k` must be an integer in [1, 4]" in bad.stderr
+    bad = _cli("export", f"--model={model_dir / 'model.keras'}")
+    assert bad.returncode == 2 and f"--run={model_dir}" in bad.stderr
+    assert not (model_dir / "export").exists()

@@ -374,21 +374,9 @@ def resolve(
     global_batch, steps_per_epoch = _batch(cfg, recipe, num_train, num_replicas, num_workers, rules)
     lr = _learning_rate(cfg, recipe, global_batch, rules)
     total_steps = _length(cfg, recipe, num_train, global_batch, rules)
-    scale = total_steps / (recipe.epochs * num_train / global_batch)
-    milestone_steps = [int(round(m * total_steps)) for m in recipe.milestones]
-    if milestone_steps:
-        rules.append(
-            f"milestones at {list(recipe.milestones)} of training -> steps {milestone_steps}"
-        )
-    decay_every_steps = None
-    if recipe.schedule == "step_decay":
-        decay_every_steps = max(
-            1, int(round(recipe.decay_every_epochs * num_train / global_batch * scale))
-        )
-        rules.append(
-            f"lr x{recipe.decay_factor} every {recipe.decay_every_epochs:g} paper epochs "
-            f"scaled by the run length ({scale:.4g}) -> every {decay_every_steps} steps"
-        )
+    milestone_steps, decay_every_steps = _schedule(
+        recipe, total_steps, num_train, global_batch, rules
+    )
     warmup_lr = _warmup(cfg, recipe, global_batch, rules)
     freeze_steps = _freeze_steps(cfg, recipe, steps_per_epoch, total_steps, rules)
     weight_decay = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
@@ -496,6 +484,26 @@ def _length(cfg, recipe, num_train, global_batch, rules):
         f"{num_train} images / {global_batch} = {total_steps} steps"
     )
     return total_steps
+
+
+def _schedule(recipe, total_steps, num_train, global_batch, rules):
+    """``(milestone_steps, decay_every_steps)``: the paper's schedule scaled to this run."""
+    scale = total_steps / (recipe.epochs * num_train / global_batch)
+    milestone_steps = [int(round(m * total_steps)) for m in recipe.milestones]
+    if milestone_steps:
+        rules.append(
+            f"milestones at {list(recipe.milestones)} of training -> steps {milestone_steps}"
+        )
+    decay_every_steps = None
+    if recipe.schedule == "step_decay":
+        decay_every_steps = max(
+            1, int(round(recipe.decay_every_epochs * num_train / global_batch * scale))
+        )
+        rules.append(
+            f"lr x{recipe.decay_factor} every {recipe.decay_every_epochs:g} paper epochs "
+            f"scaled by the run length ({scale:.4g}) -> every {decay_every_steps} steps"
+        )
+    return milestone_steps, decay_every_steps
 
 
 def _warmup(cfg, recipe, global_batch, rules):
