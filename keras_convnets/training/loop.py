@@ -21,6 +21,7 @@ schedule.
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 
@@ -293,8 +294,6 @@ class Trainer:
         latest = tf.train.latest_checkpoint(ckpt_dir) if os.path.isdir(ckpt_dir) else None
         if latest is None or not os.path.isfile(config_path):
             return
-        import json
-
         with open(config_path) as f:
             previous = json.load(f)
         changes = self.resolved.changes_from(previous)
