@@ -2,6 +2,10 @@
 
 Examples::
 
+    # A finished training run (recipes.train --model_dir): its model, transform,
+    # labels, and its data for int8 calibration and the parity report:
+    python -m export --run=runs/photos --format=tflite --quantize=int8
+
     python -m export --model=resnet20 --weights=run/ckpt.weights.h5 \
         --format=tflite --quantize=int8 --dataset=fashion_mnist
     python -m export --model=run/model.keras --format=savedmodel --preprocessing=tf
@@ -9,9 +13,10 @@ Examples::
         --dataset=fashion_mnist --qat_steps=200
 
 Writes ``--output`` (default ``export_out/<model>_<quantize>.tflite`` or
-``export_out/<model>_savedmodel``) and beside it ``.labels.txt``, ``.json``
-(metadata) and ``.parity.json``, all atomically. Exit status 2 on bad
-arguments (said before any work), 1 on a failed conversion.
+``export_out/<model>_savedmodel``; with ``--run``, under ``<run>/export/``) and
+beside it ``.labels.txt``, ``.json`` (metadata) and ``.parity.json``, all
+atomically. Exit status 2 on bad arguments (said before any work), 1 on a
+failed conversion.
 """
 
 from __future__ import annotations
@@ -24,12 +29,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+flags.DEFINE_string(
+    "run",
+    None,
+    "A finished training run directory: model, transform, labels and data from its run.json.",
+)
 flags.DEFINE_string("model", None, "Registry name (e.g. resnet20) or a .keras file.")
 flags.DEFINE_string("weights", None, "Weights file (.weights.h5, .h5) for a registry name.")
 flags.DEFINE_string("format", "tflite", "savedmodel or tflite.")
 flags.DEFINE_string("quantize", "none", "none, float16, dynamic, int8 or qat (TFLite only).")
 flags.DEFINE_string("io_type", "int8", "int8, uint8 or float32: input/output of int8 and qat.")
-flags.DEFINE_string("dataset", None, "fashion_mnist: representative, evaluation and QAT data.")
+flags.DEFINE_string(
+    "dataset",
+    None,
+    "Representative, evaluation and QAT data: a keras_convnets.data name (fashion_mnist, cifar10, "
+    "folder, ...; with --data_dir), an image folder or an IDX folder. Default with --run: the "
+    "run's data with its split rules.",
+)
+flags.DEFINE_string("data_dir", None, "data_dir of --dataset (TFDS dir, image or IDX folder).")
 flags.DEFINE_string("output", None, "Output .tflite file or SavedModel folder.")
 flags.DEFINE_string("labels", None, "Labels file, one class name a line.")
 flags.DEFINE_string(
@@ -47,7 +64,9 @@ flags.DEFINE_integer("eval_count", 500, "Labelled evaluation images of the parit
 flags.DEFINE_integer("qat_steps", 100, "QAT fine-tuning steps.")
 flags.DEFINE_integer("qat_batch_size", 32, "QAT batch size.")
 flags.DEFINE_float("qat_learning_rate", 1e-4, "QAT learning rate (Adam).")
-flags.DEFINE_integer("top_k", 5, "k of the SavedModel's top-k outputs.")
+flags.DEFINE_integer(
+    "top_k", None, "k of the SavedModel's top-k outputs (default min(5, classes))."
+)
 flags.DEFINE_integer("latency_runs", 20, "Timed TFLite invocations (>= 20).")
 flags.DEFINE_boolean(
     "fold", True, "SavedModel: serve the model with BN folded (--no_fold keeps BN, for debugging)."
@@ -63,6 +82,45 @@ def _shape(text):
         ) from None
 
 
+def _model_arguments():
+    """The model, transform, labels and data arguments: from --run, or from the flags."""
+    from keras_convnets.deploy import datasets
+    from keras_convnets.deploy.exporter import check_top_k, run_export_arguments
+
+    data = datasets.source(FLAGS.dataset, FLAGS.data_dir) if FLAGS.dataset else None
+    given = {
+        "model": FLAGS.model,
+        "weights": FLAGS.weights,
+        "pipeline": FLAGS.pipeline,
+        "preprocessing_mode": FLAGS.preprocessing,
+        "mean_image": FLAGS.mean_image,
+        "labels": FLAGS.labels,
+        "input_shape": _shape(FLAGS.input_shape) if FLAGS.input_shape else None,
+        "classes": FLAGS.classes,
+    }
+    if FLAGS.run:
+        args = run_export_arguments(FLAGS.run, dataset=data, **given)
+        from keras_convnets.training import run as run_lib
+
+        check_top_k(FLAGS.top_k, run_lib.load_run(FLAGS.run).classes)  # before any work
+        return args, os.path.join(FLAGS.run, "export"), args["arch"] or "model"
+    if not FLAGS.model:
+        raise ValueError("--model is required (a registry name or a .keras file), or --run=DIR")
+    folder = os.path.dirname(os.path.abspath(FLAGS.model))
+    if (
+        FLAGS.model.endswith(".keras")
+        and os.path.isfile(os.path.join(folder, "run.json"))
+        and not (FLAGS.pipeline or FLAGS.preprocessing)
+    ):
+        raise ValueError(
+            f"--model={FLAGS.model} is the model of the training run {folder}: export it with "
+            f"--run={folder}, which applies the run's input transform."
+        )
+    given["dataset"] = data
+    given["build_kwargs"] = {"shortcut": FLAGS.shortcut} if FLAGS.shortcut else None
+    return given, "export_out", os.path.basename(FLAGS.model).removesuffix(".keras")
+
+
 def main(argv):
     del argv
     from absl import logging
@@ -71,32 +129,20 @@ def main(argv):
     from keras_convnets.deploy import ConversionError, export_model
     from keras_convnets.deploy.exporter import default_stem
 
-    if not FLAGS.model:
-        print("error: --model is required (a registry name or a .keras file)", file=sys.stderr)
-        return 2
     try:
-        name = os.path.basename(FLAGS.model).removesuffix(".keras")
+        args, folder, name = _model_arguments()
         output = FLAGS.output or os.path.join(
-            "export_out",
+            folder,
             default_stem(name, FLAGS.format, FLAGS.quantize)
             + (".tflite" if FLAGS.format == "tflite" else ""),
         )
-        build_kwargs = {"shortcut": FLAGS.shortcut} if FLAGS.shortcut else None
+        model = args.pop("model")
         export_model(
-            FLAGS.model,
+            model,
             output,
             format=FLAGS.format,
             quantize=FLAGS.quantize,
             io_type=FLAGS.io_type,
-            weights=FLAGS.weights,
-            input_shape=_shape(FLAGS.input_shape) if FLAGS.input_shape else None,
-            classes=FLAGS.classes,
-            build_kwargs=build_kwargs,
-            preprocessing_mode=FLAGS.preprocessing,
-            pipeline=FLAGS.pipeline,
-            mean_image=FLAGS.mean_image,
-            dataset=FLAGS.dataset,
-            labels=FLAGS.labels,
             representative_count=FLAGS.representative_count,
             eval_count=FLAGS.eval_count,
             qat_steps=FLAGS.qat_steps,
@@ -105,6 +151,7 @@ def main(argv):
             top_k=FLAGS.top_k,
             latency_runs=FLAGS.latency_runs,
             fold=FLAGS.fold,
+            **args,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

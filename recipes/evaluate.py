@@ -2,6 +2,13 @@ r"""Evaluates a model or an ensemble as the papers did: centre crop, 10 crops or
 
 Examples::
 
+    # A finished training run: its model, transform, classes and test split (the
+    # accuracy the run reported, on the same images):
+    python -m recipes.evaluate --run runs/photos
+
+    # The same run on other images of the same classes (an image folder):
+    python -m recipes.evaluate --run runs/photos --dataset new_photos/
+
     # A .keras file (repeat --model_file for an ensemble) on Fashion-MNIST:
     python -m recipes.evaluate --model_file run/model.keras --dataset fashion_mnist \
         --crops 10 --resize 32 --output run/eval.json
@@ -10,18 +17,17 @@ Examples::
     python -m recipes.evaluate --model resnet50 --weights w.weights.h5 \
         --dataset /data/imagenet/val --crops 144 --preprocess caffe
 
-Prints a table with top-1/top-5 accuracy and error, and writes the same
-figures, with how they were measured, to ``--output`` as JSON (atomically).
+Prints the input transform used and a table with top-1/top-k accuracy and
+error (k = min(5, classes) by default), and writes the same figures, with how
+they were measured, to ``--output`` as JSON (atomically).
 Softmax probabilities are averaged over crops and over models
 (:func:`keras_convnets.analysis.evaluation.evaluate`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,10 +36,16 @@ from absl import app, flags  # noqa: E402
 
 # Names this recipe reads itself; every name of keras_convnets.data.DATASETS works too.
 LOCAL_DATASETS = ("fashion_mnist_idx", "fashion_mnist_sample")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 PREPROCESS_CHOICES = ("none", "rescale", "caffe", "tf", "torch")
 
 FLAGS = flags.FLAGS
+flags.DEFINE_string(
+    "run",
+    None,
+    "A finished training run (recipes.train --model_dir): model.keras, the run's evaluation "
+    "transform, classes and test split from its run.json. --dataset/--data_dir/--split pick "
+    "other images of the same classes.",
+)
 flags.DEFINE_string("model", None, "Registry name (see `python -m keras_convnets list`).")
 flags.DEFINE_string("weights", None, "Weights file for --model (.weights.h5).")
 flags.DEFINE_integer("classes", None, "Classes of --model (default: the registry's).")
@@ -58,7 +70,7 @@ flags.DEFINE_integer(
 flags.DEFINE_list(
     "scales", None, "144 crops: shorter-side scales (default 256,288,320,352 x size/224)."
 )
-flags.DEFINE_list("top_k", ["1", "5"], "The k's of top-k accuracy.")
+flags.DEFINE_list("top_k", None, "The k's of top-k accuracy (default: 1 and min(5, classes)).")
 flags.DEFINE_enum(
     "preprocess",
     "none",
@@ -125,20 +137,10 @@ def _files_dataset(files, labels, channels):
 
 
 def _image_folder(path, channels):
-    """Images under ``path/<class>/<image>``; labels are the sorted class names' indices."""
-    classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        folder = os.path.join(path, name)
-        for file in sorted(os.listdir(folder)):
-            if file.lower().endswith(IMAGE_SUFFIXES):
-                files.append(os.path.join(folder, file))
-                labels.append(index)
-    if not files:
-        _fail(
-            f"--dataset {path!r} has no images: expected one subfolder per class holding "
-            f"{', '.join(IMAGE_SUFFIXES)} files."
-        )
+    """Images under ``path/<class>/<image>``: :func:`keras_convnets.data.list_image_folder`."""
+    from keras_convnets import data
+
+    files, labels, _ = data.list_image_folder(path)
     return _files_dataset(files, labels, channels)
 
 
@@ -212,18 +214,12 @@ def _preprocess():
 
 
 def _write_json_atomically(report, path):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".evaluate-", suffix=".json.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    import json
+
+    from keras_convnets.deploy import atomic
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic.write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
 def format_table(result, ks) -> str:
@@ -239,16 +235,117 @@ def format_table(result, ks) -> str:
     return f"{header}\n{row}"
 
 
-def main(argv):
-    if len(argv) > 1:
-        _fail(f"Unexpected arguments: {argv[1:]}")
+# Flags that would describe the model or its transform a second time: with --run they conflict.
+RUN_OWNED = ("model", "weights", "model_file", "classes", "input_shape", "preprocess", "size",
+             "resize", "scales")  # fmt: skip
+
+
+def _top_k(classes):
+    """The --top_k values, by default (1, min(5, classes)); checked against ``classes``."""
+    try:
+        ks = tuple(int(k) for k in FLAGS.top_k) if FLAGS.top_k else (1, min(5, classes))
+    except ValueError:
+        _fail(f"--top_k takes integers. Received: --top_k={','.join(FLAGS.top_k)}")
+    ks = tuple(dict.fromkeys(ks))
+    if min(ks) < 1 or max(ks) > classes:
+        _fail(f"--top_k must be in [1, {classes}] (the model's classes). Received: --top_k={ks}")
+    return ks
+
+
+def _check_run_flags(run):
+    """A flag that says again what the run says must agree with it."""
+    run_values = {
+        "model": run.registry_name,
+        "classes": run.classes,
+        "input_shape": ",".join(str(d) for d in run.input_shape),
+    }
+    for name in RUN_OWNED:
+        if not FLAGS[name].present:
+            continue
+        given = FLAGS[name].value
+        if name in run_values and str(given) == str(run_values[name]):
+            continue
+        has = run_values.get(name, f"its {run.model_file} and transform ({run.pipeline})")
+        _fail(f"--{name}={given} contradicts --run={run.directory}, whose {name} is {has}.")
+    if FLAGS.crops != "center":
+        _fail(
+            f"--crops={FLAGS.crops} contradicts --run={run.directory}: the run's evaluation "
+            "transform gives one view of the model's input size (use --crops=center)."
+        )
+
+
+def _run_split(run):
+    """The images to evaluate: the run's own test split unless --dataset/--data_dir say others."""
+    from keras_convnets import data
+
+    if not (FLAGS["dataset"].present or FLAGS["data_dir"].present):
+        split = run.load_split(FLAGS.split)
+    elif os.path.isdir(FLAGS.dataset):
+        paths, labels, names = data.list_image_folder(FLAGS.dataset)
+        split = data.Split(
+            "folder", "all", len(names), len(paths), (None, None, 3),
+            paths=paths, labels=labels, class_names=names,
+        )  # fmt: skip
+        split, _ = data.verify_images(split)
+    else:
+        split = data.load_split(
+            FLAGS.dataset if FLAGS["dataset"].present else run.dataset,
+            FLAGS.split,
+            data_dir=FLAGS.data_dir,
+            val_fraction=run.val_fraction,
+            split_seed=run.split_seed,
+        )
+    if split.classes != run.classes or (
+        split.class_names and list(split.class_names) != list(run.class_names)
+    ):
+        _fail(
+            f"The data has {split.classes} classes {list(split.class_names) or ''}, the run "
+            f"{run.directory} was trained on {run.classes} {run.class_names}: they must agree."
+        )
+    if FLAGS.max_images:
+        split = data.take_examples(split, range(min(FLAGS.max_images, split.num_examples)))
+    return split
+
+
+def _evaluate_run():
+    from keras_convnets import data
+    from keras_convnets.analysis import evaluation
+    from keras_convnets.training import run as run_lib
+
+    run = run_lib.load_run(FLAGS.run)
+    _check_run_flags(run)
+    ks = _top_k(run.classes)
+    split = _run_split(run)
+    model = run.load_model()
+    if FLAGS.fold:
+        from keras_convnets.models.inference import optimize_for_inference
+
+        model = optimize_for_inference(model)
+    transform = run.eval_transform()
+    print(
+        f"transform (from {os.path.join(run.directory, run_lib.CARD)}): pipeline "
+        f"{transform['pipeline']}, normalisation {transform['preprocessing_mode']}, mean image "
+        f"{transform['mean_image']}, input {tuple(transform['input_shape'])}"
+    )
+    dataset = data.build_dataset(
+        split, run.preprocess(), batch_size=FLAGS.batch_size, training=False
+    )
+    start = time.time()
+    result = evaluation.evaluate(
+        model, dataset, crops="center", top_k=ks, batch_size=FLAGS.batch_size
+    )
+    report = dict(result, run=run.directory, transform=transform, top_k=list(ks))
+    report.update(dataset=split.name, split=split.split, seconds=round(time.time() - start, 3))
+    own = not (FLAGS["dataset"].present or FLAGS["data_dir"].present or FLAGS.max_images)
+    reported = run.metrics.get("test_accuracy") if own and FLAGS.split == "test" else None
+    if reported is not None:
+        report["run_test_accuracy"] = reported
+    return result, ks, report
+
+
+def _evaluate_models(scales):
     from keras_convnets.analysis import evaluation
 
-    try:
-        ks = tuple(int(k) for k in FLAGS.top_k)
-        scales = tuple(int(s) for s in FLAGS.scales) if FLAGS.scales else None
-    except ValueError:
-        _fail(f"--top_k and --scales take integers. Received: {FLAGS.top_k}, {FLAGS.scales}")
     name = FLAGS.dataset
     known = tuple(dict.fromkeys(("fashion_mnist", *_named_datasets(), *LOCAL_DATASETS)))
     if name not in known and not os.path.isdir(name):
@@ -256,50 +353,80 @@ def main(argv):
             f"--dataset must be one of {', '.join(known)} or an existing folder. "
             f"Received: --dataset={name!r}"
         )
+    models, names = _load_models()
+    if FLAGS.fold:
+        from keras_convnets.models.inference import optimize_for_inference
+
+        models = [optimize_for_inference(m) for m in models]
+    ks = _top_k(int(models[0].output_shape[-1]))
+    channels = int(models[0].input_shape[-1])
+    size = FLAGS.size or int(models[0].input_shape[1])
+    transform = {
+        "crops": FLAGS.crops, "size": size, "resize": FLAGS.resize, "preprocess": FLAGS.preprocess,
+        "channels": channels,
+    }  # fmt: skip
+    print(
+        f"transform: {FLAGS.crops} crop(s) of {size}x{size}"
+        + (f" after resizing the shorter side to {FLAGS.resize}" if FLAGS.resize else "")
+        + f", preprocess {FLAGS.preprocess}, {channels} channel(s). A model trained by "
+        "recipes.train has its own transform: evaluate it with --run=MODEL_DIR."
+    )
+    dataset = _load_dataset(channels)
+    _warn_full_image_crops(dataset, size)
+    start = time.time()
+    result = evaluation.evaluate(
+        models, dataset, crops=FLAGS.crops, top_k=ks, preprocess=_preprocess(), size=FLAGS.size,
+        resize=FLAGS.resize, scales=scales, batch_size=FLAGS.batch_size,
+        max_images=FLAGS.max_images,
+    )  # fmt: skip
+    if result["crops"] == "144" and scales is None:
+        scales = evaluation.default_scales(size)
+    report = dict(result)
+    report.update(
+        model_names=names, dataset=FLAGS.dataset, split=FLAGS.split, data_dir=FLAGS.data_dir,
+        size=size, resize=FLAGS.resize, scales=list(scales) if scales else None,
+        preprocess=FLAGS.preprocess, top_k=list(ks), transform=transform, fold=FLAGS.fold,
+        seconds=round(time.time() - start, 3),
+    )  # fmt: skip
+    return result, ks, report
+
+
+def _warn_full_image_crops(dataset, size):
+    """10 crops of an image no larger than the crop are 2 views repeated 5 times: say so."""
+    if FLAGS.crops != "10" or not isinstance(dataset, tuple):
+        return
+    side = FLAGS.resize or min(int(dataset[0].shape[1]), int(dataset[0].shape[2]))
+    if side <= size:
+        print(
+            f"warning: --crops=10 with crop size {size} on images of shorter side {side}: every "
+            "crop is the whole image (10 crops = the image and its mirror, 5 times each).",
+            file=sys.stderr,
+        )
+
+
+def main(argv):
+    if len(argv) > 1:
+        _fail(f"Unexpected arguments: {argv[1:]}")
+    try:
+        scales = tuple(int(s) for s in FLAGS.scales) if FLAGS.scales else None
+    except ValueError:
+        _fail(f"--scales takes integers. Received: --scales={','.join(FLAGS.scales)}")
     try:
         # Bad flag values reach the library's checks; they are usage errors.
-        models, names = _load_models()
-        if FLAGS.fold:
-            from keras_convnets.models.inference import optimize_for_inference
-
-            models = [optimize_for_inference(m) for m in models]
-        channels = int(models[0].input_shape[-1])
-        dataset = _load_dataset(channels)
-        start = time.time()
-        result = evaluation.evaluate(
-            models,
-            dataset,
-            crops=FLAGS.crops,
-            top_k=ks,
-            preprocess=_preprocess(),
-            size=FLAGS.size,
-            resize=FLAGS.resize,
-            scales=scales,
-            batch_size=FLAGS.batch_size,
-            max_images=FLAGS.max_images,
-        )
+        if FLAGS.run:
+            result, ks, report = _evaluate_run()
+        else:
+            result, ks, report = _evaluate_models(scales)
     except ValueError as e:
         _fail(str(e))
-    seconds = time.time() - start
     print(format_table(result, ks))
-    if FLAGS.output:
-        size = FLAGS.size or int(models[0].input_shape[1])
-        if result["crops"] == "144" and scales is None:
-            scales = evaluation.default_scales(size)
-        report = dict(result)
-        report.update(
-            model_names=names,
-            dataset=FLAGS.dataset,
-            split=FLAGS.split,
-            data_dir=FLAGS.data_dir,
-            size=size,
-            resize=FLAGS.resize,
-            scales=list(scales) if scales else None,
-            preprocess=FLAGS.preprocess,
-            top_k=list(ks),
-            fold=FLAGS.fold,
-            seconds=round(seconds, 3),
+    if "run_test_accuracy" in report:
+        same = report["run_test_accuracy"] == result["top1_accuracy"]
+        print(
+            f"the run reported test accuracy {report['run_test_accuracy']:.4f} on these "
+            f"{result['images']} images: {'the same' if same else 'DIFFERENT'}"
         )
+    if FLAGS.output:
         _write_json_atomically(report, FLAGS.output)
         print(f"wrote {FLAGS.output}")
     return 0

@@ -3,10 +3,22 @@
     python -m recipes.train --recipe=resnet_cifar --model=resnet56 --dataset=cifar10 \
         --model_dir=runs/resnet56
 
+Your own photos (an image folder, layouts below), fine-tuning a finished run or
+ImageNet weights::
+
+    python -m recipes.train --recipe=finetune --weights=imagenet --model=resnet50 \
+        --dataset=folder --data_dir=photos --model_dir=runs/photos
+
 Flags can come from a file: ``--flagfile=run.flags``. The resolved
-configuration is printed and written to ``model_dir/config.json``; running the
-same command again resumes from the newest checkpoint. Exit status: 0 done,
-1 bad flags or data, 2 NaN/inf loss (last good checkpoint kept), 3 lost worker.
+configuration is printed and written to ``model_dir/config.json`` (once every
+check passed); running the same command again resumes from the newest
+checkpoint, and a resume with another model, data, recipe, batch, rate or
+schedule is refused unless ``--allow_config_change``. One process at a time
+holds ``model_dir`` (``run.lock``). A finished run holds ``model.keras``,
+``run.json`` and ``labels.txt``: ``python -m recipes.evaluate --run=DIR`` and
+``python -m export --run=DIR`` read them. Exit status: 0 done, 1 bad flags or
+data (or the directory is in use), 2 NaN/inf (last finite checkpoint kept),
+3 lost worker.
 """
 
 from __future__ import annotations
@@ -16,7 +28,10 @@ import sys
 
 from absl import app, flags
 
+from keras_convnets.data import FOLDER_LAYOUTS
 from keras_convnets.training import config as config_lib
+
+__doc__ += "\n" + FOLDER_LAYOUTS + "\n"
 
 FLAGS = flags.FLAGS
 _DEFAULTS = config_lib.TrainConfig()
@@ -27,7 +42,9 @@ flags.DEFINE_string(
     "dataset",
     "cifar10",
     "cifar10, cifar100, fashion_mnist, mnist, imagenette, imagenet2012 (TFDS; MNIST-like from "
-    "local IDX files when present) or folder (an image folder, one sub-folder per class).",
+    "local IDX files when present) or folder (an image folder in --data_dir: "
+    "ROOT/<class>/<image> with a stratified holdout, or ROOT/train/<class>/... + "
+    "ROOT/val|validation|test/<class>/...).",
 )
 flags.DEFINE_string("model_dir", "runs/default", "Checkpoints, logs, config and summary.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir, IDX folder or image folder.")
@@ -57,6 +74,20 @@ flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Steps between progress u
 flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
 flags.DEFINE_float("collective_timeout", 300.0, "Seconds before a silent worker is lost.")
 flags.DEFINE_bool("plots", True, "Write curves.png at the end.")
+flags.DEFINE_string(
+    "weights",
+    None,
+    "Initial weights: imagenet, a .weights.h5/.keras file or a finished run directory. Layers "
+    "matching by name and shape are copied; the classifier is new when the classes differ.",
+)
+flags.DEFINE_bool(
+    "freeze_backbone", False, "finetune: train the new head only, the backbone stays frozen."
+)
+flags.DEFINE_bool(
+    "allow_config_change",
+    False,
+    "Resume although model, data, recipe, batch, rate or schedule changed (recorded).",
+)
 
 
 def config_from_flags() -> config_lib.TrainConfig:
@@ -86,12 +117,18 @@ def config_from_flags() -> config_lib.TrainConfig:
         verbose=FLAGS.verbose,
         collective_timeout_s=FLAGS.collective_timeout,
         plots=FLAGS.plots,
+        weights=FLAGS.weights,
+        freeze_backbone=FLAGS.freeze_backbone,
+        allow_config_change=FLAGS.allow_config_change,
     )
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines drown the epochs
     import keras_convnets  # noqa: F401  (registers every model)
     from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
 

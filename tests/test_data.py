@@ -33,9 +33,12 @@ def test_fashion_mnist_splits_from_local_idx_files():
         6_000,
     )
     assert test.num_examples == 10_000 and test.classes == 10
-    # val is the held-out tail of the training set, disjoint from train
-    np.testing.assert_array_equal(val.images, train_full.images[54_000:])
-    np.testing.assert_array_equal(train.labels, train_full.labels[:54_000])
+    # val is a stratified holdout: 600 of each class's 6,000, disjoint from train
+    assert np.bincount(val.labels).tolist() == [600] * 10
+    assert np.bincount(train.labels).tolist() == [5_400] * 10
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([train.labels, val.labels])), np.sort(train_full.labels)
+    )
     small = data.load_split("fashion_mnist", "val", max_examples=10)
     assert small.num_examples == 10 and small.images.shape == (10, 28, 28, 1)
 
@@ -111,7 +114,7 @@ def test_tfds_cifar10_from_a_locally_prepared_data_dir(tiny_cifar10, monkeypatch
     assert (train.num_examples, val.num_examples, test.num_examples) == (18, 2, 6)
     assert train.images.shape == (18, 32, 32, 3)  # small: decoded into memory
     # Streamed (as ImageNet is): the same images through TFDS reads.
-    monkeypatch.setattr(data, "IN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(data.datasets, "IN_MEMORY_LIMIT_BYTES", 0)
     stream = data.load_split("cifar10", "test", data_dir=tiny_cifar10)
     assert stream.images is None and stream.tfds is not None
     held_out = data.load_split("cifar10", "val", data_dir=tiny_cifar10, max_examples=1)

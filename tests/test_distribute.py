@@ -231,12 +231,13 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 from keras_convnets.training import loop
+from keras_convnets.training.config import Resolved
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
     var = keras.Variable([0.0, 0.0], name="w")
-    opt = loop.make_optimizer({"optimizer": "sgd", "learning_rate": 1.0, "momentum": 0.0,
-                               "clip_global_norm": float(sys.argv[1]), "precision": "float32"})
+    opt = loop.make_optimizer(Resolved(optimizer="sgd", learning_rate=1.0, momentum=0.0,
+                               clip_global_norm=float(sys.argv[1]), precision="float32"))
     opt.build([var])
 
 @tf.function

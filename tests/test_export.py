@@ -76,7 +76,7 @@ def no_conversion(monkeypatch):
         ({"quantize": "int8"}, "Full-integer int8 needs representative data"),
         ({"quantize": "qat"}, "QAT fine-tunes on labelled images"),
         ({"format": "savedmodel", "quantize": "int8"}, "applies to TFLite only"),
-        ({"dataset": "imagenet"}, "`dataset` must be one of fashion_mnist"),
+        ({"dataset": "imagenet"}, "`dataset` must be one of cifar10, cifar100, fashion_mnist"),
         ({"preprocessing_mode": "inception"}, "`preprocessing` must be one of caffe, tf, torch"),
         ({"labels": ["a", "b"]}, "one name per class: the model has 10 classes"),
         ({"latency_runs": 5}, "`latency_runs` must be an integer >= 20"),

@@ -21,7 +21,7 @@ import build_notebooks  # noqa: E402
 # Small runs measured on 2 shared cores: 01 15 s, 02 28 s, 03 13 s, 04 44 s (its four
 # conversions and QAT vary most with the load), so 04 runs with the slow tests.
 FAST = ["01_quickstart.ipynb", "02_degradation.ipynb", "03_googlenet_aux.ipynb"]
-SLOW = ["04_quantization.ipynb"]
+SLOW = ["04_quantization.ipynb", "05_your_photos.ipynb"]
 
 
 def test_every_notebook_is_tested():
@@ -77,7 +77,8 @@ def test_org_flag_rewrites_generator_notebooks_and_readme(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert 'GITHUB_ORG = "acme-ml"' in (tmp_path / "colab" / "build_notebooks.py").read_text()
     readme = (tmp_path / "README.md").read_text()
-    assert readme.count("colab.research.google.com/github/acme-ml/keras_convnets/") == 4
+    expected = len(build_notebooks.NOTEBOOKS)
+    assert readme.count("colab.research.google.com/github/acme-ml/keras_convnets/") == expected
     assert "github/your-org/" not in readme
     nb = nbformat.read(str(tmp_path / "colab" / "01_quickstart.ipynb"), as_version=4)
     assert 'GITHUB_ORG = "acme-ml"' in nb.cells[1].source
@@ -152,3 +153,14 @@ def test_quantization_notebook_runs(tmp_path, monkeypatch):
     for quantize in ("none", "dynamic", "int8", "qat"):
         assert f"resnet20_{quantize}.tflite" in text
     assert len(images) == 1
+
+
+@pytest.mark.slow
+def test_your_photos_notebook_runs(tmp_path, monkeypatch):
+    _, text = _run("05_your_photos.ipynb", tmp_path, monkeypatch)
+    assert "python -m recipes.evaluate --run=" in text and "the same" in text
+    assert "new_photos_int8.tflite" in text and "dress\ncoat\nsandal" not in text
+    assert "coat\ndress\nsandal" in text  # labels.txt: the class folders, sorted
+    line = next(ln for ln in text.splitlines() if ln.startswith("LiteRT on"))
+    litert, report = line.split(": ")[1].split("%")[0], line.split("parity report: ")[1][:5]
+    assert float(litert) == pytest.approx(float(report), abs=0.01)

@@ -29,14 +29,14 @@ def _resolve(recipe="resnet_cifar", model="resnet20", num_train=45_000, replicas
 
 def test_resnet_cifar_is_the_papers_schedule_on_cifar10():
     r = _resolve()
-    assert (r["global_batch"], r["learning_rate"], r["momentum"], r["weight_decay"]) == (
+    assert (r.global_batch, r.learning_rate, r.momentum, r.weight_decay) == (
         128,
         0.1,
         0.9,
         1e-4,
     )
-    assert r["total_steps"] == 64_000 and r["milestone_steps"] == [32_000, 48_000]
-    assert r["warmup_lr"] is None and r["val_fraction"] == 0.1
+    assert r.total_steps == 64_000 and r.milestone_steps == [32_000, 48_000]
+    assert r.warmup_lr is None and r.val_fraction == 0.1
     lrs = [
         schedules.learning_rate(r, s, schedules.initial_state())
         for s in (0, 31_999, 32_000, 47_999, 48_000, 63_999)
@@ -47,17 +47,17 @@ def test_resnet_cifar_is_the_papers_schedule_on_cifar10():
 def test_rules_for_other_batches_and_dataset_sizes():
     # Linear scaling with the global batch; same epochs, so half the steps.
     r = _resolve(batch_size=256, replicas=8)
-    assert r["learning_rate"] == pytest.approx(0.2) and r["per_replica_batch"] == 32
-    assert r["total_steps"] == 32_000 and r["milestone_steps"] == [16_000, 24_000]
+    assert r.learning_rate == pytest.approx(0.2) and r.per_replica_batch == 32
+    assert r.total_steps == 32_000 and r.milestone_steps == [16_000, 24_000]
     # Fashion-MNIST: 54,000 training images, the same 182 epochs.
     r = _resolve(num_train=54_000)
-    assert r["total_steps"] == round(64_000 * 54_000 / 45_000) == 76_800
-    assert r["milestone_steps"] == [38_400, 57_600]
+    assert r.total_steps == round(64_000 * 54_000 / 45_000) == 76_800
+    assert r.milestone_steps == [38_400, 57_600]
     # A shortened run keeps the milestones at the same fractions.
     r = _resolve(epochs=10)
-    assert r["total_steps"] == round(10 * 45_000 / 128) and r["milestone_steps"] == [1758, 2637]
-    assert any("linear scaling" in rule for rule in r["rules"])
-    assert any("not AdamW" in rule for rule in r["rules"])
+    assert r.total_steps == round(10 * 45_000 / 128) and r.milestone_steps == [1758, 2637]
+    assert any("linear scaling" in rule for rule in r.rules)
+    assert any("not AdamW" in rule for rule in r.rules)
     with pytest.raises(ValueError, match="divisible by the 3 replicas.*batch_size=128"):
         _resolve(replicas=3)
     with pytest.raises(ValueError, match="larger than the 100 training examples"):
@@ -66,7 +66,7 @@ def test_rules_for_other_batches_and_dataset_sizes():
 
 def test_resnet110_warms_up_at_001_until_training_error_below_80_percent():
     r = _resolve(model="resnet110")
-    assert r["warmup_lr"] == 0.01 and _resolve(model="resnet56")["warmup_lr"] is None
+    assert r.warmup_lr == 0.01 and _resolve(model="resnet56").warmup_lr is None
     state = schedules.initial_state()
     assert schedules.learning_rate(r, 100, state) == 0.01
     assert not schedules.update_warmup(r, state, 380, train_error=0.85)
@@ -78,27 +78,27 @@ def test_resnet110_warms_up_at_001_until_training_error_below_80_percent():
 
 def test_googlenet_inception_v3_and_imagenet_recipes():
     g = _resolve("googlenet", "googlenet", num_train=1_281_167, batch_size=32)
-    every = g["decay_every_steps"]
+    every = g.decay_every_steps
     assert every == round(8 * 1_281_167 / 32)
     state = schedules.initial_state()
     assert schedules.learning_rate(g, every - 1, state) == pytest.approx(0.01)
     assert schedules.learning_rate(g, every, state) == pytest.approx(0.01 * 0.96)
-    assert g["ema_decay"] == 0.9999 and g["pipeline"] == "inception"
+    assert g.ema_decay == 0.9999 and g.pipeline == "inception"
     v3 = _resolve("inception_v3", "inception_v3", num_train=1_281_167, batch_size=32)
-    assert (v3["optimizer"], v3["rho"], v3["epsilon"], v3["learning_rate"]) == (
+    assert (v3.optimizer, v3.rho, v3.epsilon, v3.learning_rate) == (
         "rmsprop",
         0.9,
         1.0,
         0.045,
     )
-    assert v3["decay_every_steps"] == round(2 * 1_281_167 / 32)
-    assert schedules.learning_rate(v3, v3["decay_every_steps"] * 3, state) == pytest.approx(
+    assert v3.decay_every_steps == round(2 * 1_281_167 / 32)
+    assert schedules.learning_rate(v3, v3.decay_every_steps * 3, state) == pytest.approx(
         0.045 * 0.94**3
     )
-    assert (v3["clip_global_norm"], v3["label_smoothing"], v3["ema_decay"]) == (2.0, 0.1, 0.9999)
+    assert (v3.clip_global_norm, v3.label_smoothing, v3.ema_decay) == (2.0, 0.1, 0.9999)
     im = _resolve("resnet_imagenet", "resnet50", num_train=1_281_167, batch_size=256)
-    assert im["learning_rate"] == 0.1 and im["schedule"] == "plateau"
-    assert im["total_steps"] == 600_000 and im["val_fraction"] == 0.0
+    assert im.learning_rate == 0.1 and im.schedule == "plateau"
+    assert im.total_steps == 600_000 and im.val_fraction == 0.0
     state = schedules.initial_state()
     for err in (0.5, 0.4, 0.41, 0.40, 0.42, 0.40, 0.41):
         reduced = schedules.update_plateau(im, state, err)

@@ -71,17 +71,18 @@ def test_twin_of_registry_plain_entry_and_explicit_arch(rng):
     np.testing.assert_allclose(twin(x).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
 
 
-def test_twin_of_loaded_model_needs_arch(tmp_path, rng):
+def test_twin_of_loaded_model_needs_no_arch(tmp_path, rng):
     model = resnet.ResNet20(shortcut="B")
     randomize_bn(model, seed=2)
     path = tmp_path / "m.keras"
     model.save(path)
-    loaded = keras.models.load_model(path)
-    with pytest.raises(ValueError, match="`arch`"):
-        tf_keras_twin(loaded)
-    twin = tf_keras_twin(loaded, "resnet20", shortcut="B")
+    loaded = keras.models.load_model(path, safe_mode=True)  # its config holds the build args
     x = rng.normal(size=(1, 32, 32, 3)).astype("float32")
-    np.testing.assert_allclose(twin(x).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+    for twin in (tf_keras_twin(loaded), tf_keras_twin(loaded, "resnet20", shortcut="B")):
+        np.testing.assert_allclose(twin(x).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten()])
+    with pytest.raises(ValueError, match="`arch`"):
+        tf_keras_twin(plain)  # not built by keras_convnets: it must be told
 
 
 def test_copy_weights_refuses_mismatches_before_assigning():

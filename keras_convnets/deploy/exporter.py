@@ -120,7 +120,7 @@ def export_model(
     qat_steps=100,
     qat_batch_size=32,
     qat_learning_rate=1e-4,
-    top_k=5,
+    top_k=None,
     latency_runs=20,
     fold=True,
     verbose=True,
@@ -161,7 +161,7 @@ def export_model(
             "`quantize` applies to TFLite only; a SavedModel is float32. "
             f"Received: format='savedmodel', quantize={quantize!r}"
         )
-    datasets.check_dataset(dataset)
+    dataset = datasets.check_dataset(dataset)  # every source training takes (DataSource)
     _check_count("representative_count", representative_count)
     _check_count("eval_count", eval_count)
     _check_count("latency_runs", latency_runs, 20)
@@ -225,6 +225,7 @@ def export_model(
                 f"normalisation is unknown. Allowed: {', '.join(preprocessing.PREPROCESSING_MODES)}"
             )
         preprocessing_mode, prep_source = registry.model_info(key).preprocessing, "registry"
+        _check_registry_normalization(keras_model, key, preprocessing_mode)
     else:
         prep_source = "argument (the normalisation used in training)"
     full_model = keras_model  # with its auxiliary heads: what the tf_keras twin copies
@@ -232,6 +233,7 @@ def export_model(
     size = tuple(int(d) for d in keras_model.input_shape[1:3])
     channels = int(keras_model.input_shape[-1])
     n_classes = int(keras_model.output_shape[-1])
+    top_k = check_top_k(top_k, n_classes)
     if dataset is not None and labels is None:
         labels = datasets.labels_for(dataset)
     labels = _read_labels(labels, n_classes)
@@ -266,7 +268,7 @@ def export_model(
         eval_labels = keras_probs.argmax(-1)
         eval_source = "random uint8 images; labels = Keras top-1"
     else:
-        eval_source = dataset or "given images"
+        eval_source = str(dataset) if dataset else "given images"
     representative = None
     if quantize == "int8":
         if representative_images is None:
@@ -279,6 +281,7 @@ def export_model(
         if verbose:
             print(msg, flush=True)
 
+    log(f"input transform ({prep_source}): {json.dumps(preprocessor.to_json())}")
     start = time.perf_counter()
     stem = output[: -len(".tflite")] if format == "tflite" else output.rstrip(os.sep)
     meta = {
@@ -386,7 +389,7 @@ def export_model(
             }
             if quantize == "int8":
                 meta["representative"] = {
-                    "dataset": dataset or "given images",
+                    "dataset": str(dataset) if dataset else "given images",
                     "split": "train" if dataset else None,
                     "count": int(len(representative)),
                 }
@@ -483,3 +486,79 @@ def _versions():
     import tensorflow as tf
 
     return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def check_top_k(top_k, classes):
+    """``top_k`` (default ``min(5, classes)``), checked to be in ``[1, classes]``."""
+    if top_k is None:
+        return min(5, classes)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= classes:
+        raise ValueError(
+            f"`top_k` must be an integer in [1, {classes}] (the model's classes). "
+            f"Received: top_k={top_k!r}"
+        )
+    return top_k
+
+
+def _check_registry_normalization(model, arch, mode):
+    """Refuses the registry's normalisation on a model whose input it was not made for."""
+    channels = int(model.input_shape[-1])
+    if mode in ("caffe", "torch", "tf") and channels != 3:
+        raise ValueError(
+            f"The registry normalisation of {arch!r} ({mode!r}, for 3-channel ImageNet images) "
+            f"does not fit this model's {channels}-channel input: it was trained another way. "
+            "Pass `run` (the training run directory: python -m export --run=DIR), or `pipeline`"
+            " (and `mean_image`) or `preprocessing_mode` as in training."
+        )
+
+
+def run_export_arguments(run_dir, **given):
+    """The :func:`export_model` arguments of a finished training run (``export --run=DIR``).
+
+    Model (``model.keras``), registry name, evaluation transform (pipeline,
+    normalisation, mean image), classes, labels and the data source (for int8
+    calibration, the parity report and QAT: the run's dataset with its split
+    rules). ``given`` holds the caller's explicit values: one that contradicts
+    the run raises ``ValueError`` naming both; ``dataset`` may name other data.
+    """
+    from keras_convnets.training import run as run_lib
+
+    run = run_lib.load_run(run_dir)
+    args = {
+        "model": run.path(run.model_file),
+        "arch": run.registry_name,
+        "pipeline": run.pipeline,
+        "preprocessing_mode": run.preprocessing_mode,
+        "mean_image": run.path(run.mean_image) if run.mean_image else None,
+        "labels": list(run.class_names),
+        "dataset": datasets.DataSource(run.dataset, run.data_dir, run.val_fraction, run.split_seed),
+        "input_shape": tuple(run.input_shape),
+        "classes": run.classes,
+    }
+    same = {"model": (args["model"], run.registry_name), "weights": ()}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key == "dataset":
+            args["dataset"] = datasets.check_dataset(value)
+        elif key in same and value not in same[key]:
+            raise ValueError(
+                f"`{key}`={value!r} contradicts the run {run.directory!r}, whose model is "
+                f"{run.registry_name!r} in {args['model']!r}."
+            )
+        elif key in args and _differs(value, args[key]):
+            raise ValueError(
+                f"`{key}`={value!r} contradicts the run {run.directory!r}, whose {key} is "
+                f"{args[key]!r}."
+            )
+    for key in ("input_shape", "classes"):  # a .keras model knows them
+        args.pop(key)
+    return args
+
+
+def _differs(value, expected) -> bool:
+    if isinstance(expected, tuple):
+        return tuple(value) != expected
+    if isinstance(expected, list) and isinstance(value, (str, os.PathLike)):
+        return _read_labels(value, len(expected)) != expected
+    return value != expected

@@ -17,18 +17,67 @@ import sys
 import weakref
 from collections.abc import Sequence
 
+import keras
+
 from keras_convnets.models import _compat
 from keras_convnets.models import weights as weights_lib
 
 POOLING_MODES = ("avg", "max", None)
 
-# model -> (registry name, build kwargs). Kept outside the model object (no
-# tracked attributes) so tf_keras_twin() can rebuild the same architecture.
+# tf_keras model -> (registry name, build kwargs): the legacy twins only live in
+# this process. Keras 3 models carry theirs in their config (BuiltModel).
 _BUILD_SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+BUILD_CONFIG_KEY = "keras_convnets_build"
+
+
+def _jsonable_spec(arch, kwargs):
+    """``{"arch", "kwargs"}`` with JSON-safe values, or ``None`` (a callable activation)."""
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        if value is not None and not isinstance(value, (str, int, float, bool, list)):
+            return None
+        out[key] = value
+    return {"arch": arch, "kwargs": out}
+
+
+@keras.saving.register_keras_serializable(package="keras_convnets")
+class BuiltModel(keras.Model):
+    """A functional Keras 3 model that remembers its registry name and build arguments.
+
+    They are part of ``get_config()``, so a model saved to ``.keras`` and loaded
+    again (``safe_mode=True``) can still be twinned, exported or fine-tuned
+    without being told its architecture.
+    """
+
+    def __init__(self, inputs, outputs, name=None, **kwargs):
+        spec = kwargs.pop(BUILD_CONFIG_KEY, None)
+        super().__init__(inputs, outputs, name=name, **kwargs)
+        self._keras_convnets_build = spec
+
+    def get_config(self):
+        config = super().get_config()
+        if self._keras_convnets_build is not None:
+            config[BUILD_CONFIG_KEY] = self._keras_convnets_build
+        return config
 
 
 def build_spec(model):
-    """The ``(registry_name, kwargs)`` a model was built with, or ``None``."""
+    """The ``(registry_name, kwargs)`` a model was built with, or ``None``.
+
+    Example:
+        >>> import keras_convnets
+        >>> from keras_convnets.models import _common
+        >>> _common.build_spec(keras_convnets.ResNet20(classes=4))[1]["classes"]
+        4
+    """
+    spec = getattr(model, "_keras_convnets_build", None)
+    if spec is not None:
+        kwargs = dict(spec["kwargs"])
+        if kwargs.get("input_shape") is not None:
+            kwargs["input_shape"] = tuple(kwargs["input_shape"])
+        return spec["arch"], kwargs
     try:
         return _BUILD_SPECS.get(model)
     except TypeError:
@@ -221,8 +270,13 @@ def finish_model(
     )
     inputs = api.get_source_inputs(input_tensor) if input_tensor is not None else img_input
     with deep_recursion():
-        model = api.Model(inputs, outputs, name=name)
-    _BUILD_SPECS[model] = (arch, dict(spec_kwargs))
+        if api.is_keras3:
+            spec = _jsonable_spec(arch, spec_kwargs)
+            model = BuiltModel(inputs, outputs, name=name, **{BUILD_CONFIG_KEY: spec})
+        else:
+            model = api.Model(inputs, outputs, name=name)
+    if not api.is_keras3 or spec is None:
+        _BUILD_SPECS[model] = (arch, dict(spec_kwargs))
     if weights == "imagenet":
         path = weights_lib.fetch_imagenet_weights(arch, include_top=include_top)
         weights_lib.load_weights_checked(model, path)

@@ -3,18 +3,20 @@
 Example:
     >>> from keras_convnets.training import RECIPES, TrainConfig
     >>> sorted(RECIPES)
-    ['googlenet', 'inception_v3', 'resnet_cifar', 'resnet_imagenet']
+    ['finetune', 'googlenet', 'inception_v3', 'resnet_cifar', 'resnet_imagenet']
 """
 
 from keras_convnets.training.config import (
     RECIPES,
     Recipe,
+    Resolved,
     TrainConfig,
     eval_preprocess,
     get_recipe,
     resolve,
 )
-from keras_convnets.training.loop import NonFiniteLossError, train
+from keras_convnets.training.loop import NonFiniteLossError, Trainer, train
+from keras_convnets.training.run import RunCard, RunLockedError, load_run
 from keras_convnets.training.strategy import STRATEGIES, WorkerLostError, make_strategy
 
 __all__ = [
@@ -22,10 +24,15 @@ __all__ = [
     "STRATEGIES",
     "NonFiniteLossError",
     "Recipe",
+    "Resolved",
+    "RunCard",
+    "RunLockedError",
     "TrainConfig",
+    "Trainer",
     "WorkerLostError",
     "eval_preprocess",
     "get_recipe",
+    "load_run",
     "make_strategy",
     "resolve",
     "train",

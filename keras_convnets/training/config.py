@@ -26,6 +26,8 @@ import math
 import os
 import re
 
+from keras_convnets.deploy import atomic
+
 SCHEDULES = ("piecewise", "plateau", "step_decay")
 OPTIMIZERS = ("sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -60,6 +62,7 @@ class Recipe:
     clip_global_norm: float | None = None
     ema_decay: float | None = None  # moving average of the weights used for evaluation
     val_fraction: float = 0.1  # held out of train for validation; 0: use the test split
+    freeze_epochs: float = 0.0  # fine-tuning: epochs with the backbone frozen (head only)
     notes: str = ""
 
 
@@ -142,6 +145,26 @@ RECIPES = {
 }
 
 
+RECIPES["finetune"] = Recipe(
+    name="finetune",
+    paper="Transfer learning (Yosinski et al. 2014; Kornblith et al. 2019): not a paper setting",
+    optimizer="sgd",
+    base_lr=0.01,  # a tenth of the from-scratch rate: the weights are already good
+    base_batch=128,
+    weight_decay=1e-4,
+    schedule="piecewise",
+    epochs=10.0,
+    milestones=(0.6, 0.85),
+    pipeline="from_weights",  # the transform the pretrained weights were trained with
+    freeze_epochs=1.0,
+    notes="A new classifier for the dataset's classes; the backbone is frozen for the first "
+    "epoch (the new head is trained alone), then unfrozen (--freeze_backbone keeps it frozen). "
+    "BatchNorm layers stay frozen in both phases: they keep the pretrained moving statistics "
+    "and run in inference mode, so small batches of new images cannot wreck them.",
+)
+PIPELINE_FROM_WEIGHTS = "from_weights"
+
+
 def get_recipe(name: str) -> Recipe:
     """The named recipe (``ValueError`` lists the allowed names).
 
@@ -184,10 +207,28 @@ class TrainConfig:
     verbose: int = 1
     collective_timeout_s: float = 300.0
     plots: bool = True
+    weights: str | None = None  # initial weights: "imagenet", a weights/.keras file or a run dir
+    freeze_backbone: bool = False  # finetune: keep the backbone frozen for the whole run
+    allow_config_change: bool = False  # resume although model/data/schedule changed
 
     def validate(self):
         """Checks the flags that need no data; raises ``ValueError`` listing what is allowed."""
-        get_recipe(self.recipe)
+        recipe = get_recipe(self.recipe)
+        if recipe.pipeline == PIPELINE_FROM_WEIGHTS and self.weights is None:
+            raise ValueError(
+                f"Recipe {self.recipe!r} fine-tunes pretrained weights: pass `weights` "
+                "('imagenet', a .weights.h5/.keras file or a run directory). Received: weights=None"
+            )
+        if self.weights not in (None, "imagenet") and not os.path.exists(self.weights):
+            raise ValueError(
+                "`weights` must be 'imagenet', an existing weights/.keras file or a run "
+                f"directory. Received: weights={self.weights!r}, which does not exist."
+            )
+        if self.keep_checkpoints < 1:
+            raise ValueError(
+                "`keep_checkpoints` must be >= 1. "
+                f"Received: keep_checkpoints={self.keep_checkpoints}"
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(
                 f"`precision` must be one of {', '.join(PRECISIONS)}. "
@@ -218,6 +259,92 @@ def model_depth(model_name: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+@dataclasses.dataclass
+class Resolved:
+    """The concrete configuration of one run (what ``config.json`` holds).
+
+    Built by :func:`resolve`; ``rules`` says by which rule each derived number
+    was obtained. Defaults exist so that a test can build a partial one.
+    """
+
+    recipe: str = "resnet_cifar"
+    paper: str = ""
+    model: str = "resnet20"
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    weights: str | None = None
+    classes: int = 10
+    input_shape: list = dataclasses.field(default_factory=lambda: [32, 32, 3])
+    pipeline: str = "cifar"
+    preprocessing_mode: str | None = None
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    rho: float = 0.9
+    epsilon: float = 1e-7
+    global_batch: int = 128
+    per_replica_batch: int = 128
+    num_replicas: int = 1
+    num_workers: int = 1
+    num_train: int = 0
+    num_val: int | None = None
+    num_test: int | None = None
+    skipped_images: int = 0
+    steps_per_epoch: int = 1
+    total_steps: int = 1
+    epochs: float = 1.0
+    learning_rate: float = 0.1
+    schedule: str = "piecewise"
+    milestone_steps: list = dataclasses.field(default_factory=list)
+    decay_factor: float = 0.1
+    decay_every_steps: int | None = None
+    plateau_patience: int = 0
+    plateau_max_reductions: int = 3
+    warmup_lr: float | None = None
+    warmup_until_error: float = 0.8
+    warmup_max_steps: int = 0
+    freeze_steps: int = 0  # fine-tuning: steps with the backbone frozen
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    clip_global_norm: float | None = None
+    ema_decay: float | None = None
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    outputs: list = dataclasses.field(default_factory=lambda: ["predictions"])
+    loss_weights: dict = dataclasses.field(default_factory=lambda: {"predictions": 1.0})
+    precision: str = "float32"
+    jit_compile: bool = False
+    seed: int = 0
+    checkpoint_every: int = 1000
+    strategy: str = ""
+    config_changes: list = dataclasses.field(default_factory=list)  # --allow_config_change
+    rules: list = dataclasses.field(default_factory=list)
+
+    # What a resumed run may not change without --allow_config_change.
+    IDENTITY = (
+        "recipe model dataset data_dir weights classes input_shape pipeline preprocessing_mode "
+        "optimizer global_batch num_train total_steps learning_rate schedule milestone_steps "
+        "decay_every_steps warmup_lr freeze_steps weight_decay label_smoothing ema_decay "
+        "val_fraction split_seed seed precision"
+    ).split()
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict) -> Resolved:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def changes_from(self, previous: dict) -> dict:
+        """``{key: [previous, now]}`` for every identity field that differs from ``previous``."""
+        now = json.loads(json.dumps(self.to_json(), default=_json_default))
+        return {
+            key: [previous.get(key), now[key]]
+            for key in self.IDENTITY
+            if key in previous and previous.get(key) != now[key]
+        }
+
+
 def resolve(
     cfg: TrainConfig,
     *,
@@ -229,18 +356,92 @@ def resolve(
     outputs: tuple = ("predictions",),
     loss_weights: dict | None = None,
     preprocessing: str | None = None,
-) -> dict:
+    pipeline: str | None = None,
+) -> Resolved:
     """The concrete configuration of one run, with the rule behind each derived number.
+
+    ``pipeline`` replaces the recipe's (a fine-tuning run takes that of its weights).
 
     Example:
         >>> from keras_convnets.training import config
         >>> r = config.resolve(config.TrainConfig(), num_train=45_000, num_replicas=1,
         ...                    input_shape=(32, 32, 3), classes=10)
-        >>> r["total_steps"], r["milestone_steps"], r["learning_rate"]
+        >>> r.total_steps, r.milestone_steps, r.learning_rate
         (64000, [32000, 48000], 0.1)
     """
     recipe = get_recipe(cfg.recipe)
     rules = []
+    global_batch, steps_per_epoch = _batch(cfg, recipe, num_train, num_replicas, num_workers, rules)
+    lr = _learning_rate(cfg, recipe, global_batch, rules)
+    total_steps = _length(cfg, recipe, num_train, global_batch, rules)
+    milestone_steps, decay_every_steps = _schedule(
+        recipe, total_steps, num_train, global_batch, rules
+    )
+    warmup_lr = _warmup(cfg, recipe, global_batch, rules)
+    freeze_steps = _freeze_steps(cfg, recipe, steps_per_epoch, total_steps, rules)
+    weight_decay = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
+    rules.append(
+        f"weight decay {weight_decay:g}: L2 0.5*wd*|w|^2 on conv/dense kernels added to the "
+        "loss (coupled, as in the papers; not AdamW)"
+    )
+    if len(outputs) > 1:
+        rules.append(f"auxiliary losses weighted {loss_weights} (registry loss_weights)")
+    return Resolved(
+        recipe=recipe.name,
+        paper=recipe.paper,
+        model=cfg.model,
+        dataset=cfg.dataset,
+        data_dir=None if cfg.data_dir is None else os.path.abspath(cfg.data_dir),
+        weights=_weights_id(cfg.weights),
+        classes=classes,
+        input_shape=[int(d) for d in input_shape],
+        pipeline=pipeline or recipe.pipeline,
+        preprocessing_mode=preprocessing,
+        optimizer=recipe.optimizer,
+        momentum=recipe.momentum,
+        rho=recipe.rho,
+        epsilon=recipe.epsilon,
+        global_batch=global_batch,
+        per_replica_batch=global_batch // num_replicas,
+        num_replicas=num_replicas,
+        num_workers=num_workers,
+        num_train=num_train,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        epochs=total_steps / steps_per_epoch,
+        learning_rate=lr,
+        schedule=recipe.schedule,
+        milestone_steps=milestone_steps,
+        decay_factor=recipe.decay_factor,
+        decay_every_steps=decay_every_steps,
+        plateau_patience=recipe.plateau_patience,
+        plateau_max_reductions=recipe.plateau_max_reductions,
+        warmup_lr=warmup_lr,
+        warmup_until_error=recipe.warmup_until_error,
+        warmup_max_steps=int(recipe.warmup_max_epochs * steps_per_epoch),
+        freeze_steps=freeze_steps,
+        weight_decay=weight_decay,
+        label_smoothing=recipe.label_smoothing,
+        clip_global_norm=recipe.clip_global_norm,
+        ema_decay=recipe.ema_decay,
+        val_fraction=recipe.val_fraction if cfg.val_fraction is None else cfg.val_fraction,
+        outputs=list(outputs),
+        loss_weights=loss_weights or {outputs[0]: 1.0},
+        precision=cfg.precision,
+        jit_compile=cfg.jit_compile,
+        seed=cfg.seed,
+        checkpoint_every=cfg.checkpoint_every,
+        rules=rules,
+    )
+
+
+def _weights_id(weights):
+    if weights in (None, "imagenet"):
+        return weights
+    return os.path.abspath(weights)
+
+
+def _batch(cfg, recipe, num_train, num_replicas, num_workers, rules):
     global_batch = cfg.batch_size or recipe.base_batch
     if global_batch % num_replicas:
         raise ValueError(
@@ -257,25 +458,36 @@ def resolve(
         f"{num_replicas} replicas ({num_workers} worker(s)); each worker reads 1/{num_workers} "
         "of every epoch's permutation"
     )
-    lr = recipe.base_lr * global_batch / recipe.base_batch
+    return global_batch, steps_per_epoch
+
+
+def _learning_rate(cfg, recipe, global_batch, rules):
     if cfg.lr is not None:
-        lr = cfg.lr
-        rules.append(f"learning rate {lr} given by --lr")
-    else:
-        rules.append(
-            f"learning rate: linear scaling {recipe.base_lr} x {global_batch}/"
-            f"{recipe.base_batch} = {lr:g}"
-        )
+        rules.append(f"learning rate {cfg.lr} given by --lr")
+        return cfg.lr
+    lr = recipe.base_lr * global_batch / recipe.base_batch
+    rules.append(
+        f"learning rate: linear scaling {recipe.base_lr} x {global_batch}/"
+        f"{recipe.base_batch} = {lr:g}"
+    )
+    return lr
+
+
+def _length(cfg, recipe, num_train, global_batch, rules):
     if cfg.steps is not None:
-        total_steps = cfg.steps
-        rules.append(f"length: {total_steps} steps given by --steps")
-    else:
-        epochs = cfg.epochs if cfg.epochs is not None else recipe.epochs
-        total_steps = max(1, int(round(epochs * num_train / global_batch)))
-        rules.append(
-            f"length: {epochs:g} epochs ({'--epochs' if cfg.epochs else 'the paper'}) x "
-            f"{num_train} images / {global_batch} = {total_steps} steps"
-        )
+        rules.append(f"length: {cfg.steps} steps given by --steps")
+        return cfg.steps
+    epochs = cfg.epochs if cfg.epochs is not None else recipe.epochs
+    total_steps = max(1, int(round(epochs * num_train / global_batch)))
+    rules.append(
+        f"length: {epochs:g} epochs ({'--epochs' if cfg.epochs else 'the paper'}) x "
+        f"{num_train} images / {global_batch} = {total_steps} steps"
+    )
+    return total_steps
+
+
+def _schedule(recipe, total_steps, num_train, global_batch, rules):
+    """``(milestone_steps, decay_every_steps)``: the paper's schedule scaled to this run."""
     scale = total_steps / (recipe.epochs * num_train / global_batch)
     milestone_steps = [int(round(m * total_steps)) for m in recipe.milestones]
     if milestone_steps:
@@ -291,87 +503,51 @@ def resolve(
             f"lr x{recipe.decay_factor} every {recipe.decay_every_epochs:g} paper epochs "
             f"scaled by the run length ({scale:.4g}) -> every {decay_every_steps} steps"
         )
+    return milestone_steps, decay_every_steps
+
+
+def _warmup(cfg, recipe, global_batch, rules):
     depth = model_depth(cfg.model)
-    warmup_lr = None
-    if recipe.warmup_lr is not None and depth >= recipe.warmup_min_depth:
-        warmup_lr = recipe.warmup_lr * global_batch / recipe.base_batch
-        rules.append(
-            f"warm-up: depth {depth} >= {recipe.warmup_min_depth}: lr {warmup_lr:g} until the "
-            f"training error < {recipe.warmup_until_error:.0%} (at most "
-            f"{recipe.warmup_max_epochs:g} epochs)"
-        )
-    weight_decay = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
+    if recipe.warmup_lr is None or depth < recipe.warmup_min_depth:
+        return None
+    warmup_lr = recipe.warmup_lr * global_batch / recipe.base_batch
     rules.append(
-        f"weight decay {weight_decay:g}: L2 0.5*wd*|w|^2 on conv/dense kernels added to the "
-        "loss (coupled, as in the papers; not AdamW)"
+        f"warm-up: depth {depth} >= {recipe.warmup_min_depth}: lr {warmup_lr:g} until the "
+        f"training error < {recipe.warmup_until_error:.0%} (at most "
+        f"{recipe.warmup_max_epochs:g} epochs)"
     )
-    if len(outputs) > 1:
-        rules.append(f"auxiliary losses weighted {loss_weights} (registry loss_weights)")
-    return {
-        "recipe": recipe.name,
-        "paper": recipe.paper,
-        "model": cfg.model,
-        "dataset": cfg.dataset,
-        "classes": classes,
-        "input_shape": list(input_shape),
-        "pipeline": recipe.pipeline,
-        "preprocessing_mode": preprocessing,
-        "optimizer": recipe.optimizer,
-        "momentum": recipe.momentum,
-        "rho": recipe.rho,
-        "epsilon": recipe.epsilon,
-        "global_batch": global_batch,
-        "per_replica_batch": global_batch // num_replicas,
-        "num_replicas": num_replicas,
-        "num_workers": num_workers,
-        "num_train": num_train,
-        "steps_per_epoch": steps_per_epoch,
-        "total_steps": total_steps,
-        "epochs": total_steps / steps_per_epoch,
-        "learning_rate": lr,
-        "schedule": recipe.schedule,
-        "milestone_steps": milestone_steps,
-        "decay_factor": recipe.decay_factor,
-        "decay_every_steps": decay_every_steps,
-        "plateau_patience": recipe.plateau_patience,
-        "plateau_max_reductions": recipe.plateau_max_reductions,
-        "warmup_lr": warmup_lr,
-        "warmup_until_error": recipe.warmup_until_error,
-        "warmup_max_steps": int(recipe.warmup_max_epochs * steps_per_epoch),
-        "weight_decay": weight_decay,
-        "label_smoothing": recipe.label_smoothing,
-        "clip_global_norm": recipe.clip_global_norm,
-        "ema_decay": recipe.ema_decay,
-        "val_fraction": recipe.val_fraction if cfg.val_fraction is None else cfg.val_fraction,
-        "outputs": list(outputs),
-        "loss_weights": loss_weights or {outputs[0]: 1.0},
-        "precision": cfg.precision,
-        "jit_compile": cfg.jit_compile,
-        "seed": cfg.seed,
-        "checkpoint_every": cfg.checkpoint_every,
-        "rules": rules,
-    }
+    return warmup_lr
 
 
-def describe(resolved: dict) -> str:
+def _freeze_steps(cfg, recipe, steps_per_epoch, total_steps, rules):
+    if cfg.freeze_backbone:
+        rules.append("backbone frozen for the whole run (--freeze_backbone): the head alone trains")
+        return total_steps
+    if not recipe.freeze_epochs or cfg.weights is None:
+        return 0
+    steps = min(total_steps, max(1, int(round(recipe.freeze_epochs * steps_per_epoch))))
+    rules.append(
+        f"fine-tuning: backbone frozen for {recipe.freeze_epochs:g} epoch(s) = {steps} steps "
+        "(the new head trains alone), then unfrozen; BatchNorm stays frozen throughout"
+    )
+    return steps
+
+
+def describe(resolved: Resolved) -> str:
     """The resolved configuration as the text the run prints."""
-    lines = [f"Resolved configuration ({resolved['recipe']}: {resolved['paper']})"]
-    for key, value in resolved.items():
+    values = resolved.to_json()
+    lines = [f"Resolved configuration ({resolved.recipe}: {resolved.paper})"]
+    for key, value in values.items():
         if key != "rules":
             lines.append(f"  {key:24s} {value}")
     lines.append("  rules:")
-    lines.extend(f"    - {rule}" for rule in resolved["rules"])
+    lines.extend(f"    - {rule}" for rule in resolved.rules)
     return "\n".join(lines)
 
 
 def write_json_atomic(path, obj):
-    """Writes JSON to ``path`` through a temporary file and ``os.replace``."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, default=_json_default)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Writes JSON to ``path`` atomically (:func:`keras_convnets.deploy.atomic.write_text`)."""
+    atomic.write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value):
@@ -383,36 +559,13 @@ def _json_default(value):
 
 
 def eval_preprocess(model_dir):
-    """The evaluation preprocessing of a finished run, from its ``config.json``.
+    """The evaluation transform of a run (:meth:`keras_convnets.training.run.RunCard.preprocess`).
 
     ``fn(image uint8, label) -> (float32 image, label)``: the run's pipeline
-    without augmentation, its input shape, and (``cifar`` pipeline) the
-    training set's mean image saved as ``mean_image.npy``. Evaluation of a
-    trained model must use exactly this.
-
-    Example:
-        >>> import tempfile, numpy as np
-        >>> from keras_convnets.training import config
-        >>> d = tempfile.mkdtemp()
-        >>> write_json_atomic(os.path.join(d, "config.json"), {"pipeline": "none",
-        ...     "input_shape": [8, 8, 1], "preprocessing_mode": None})
-        >>> tuple(config.eval_preprocess(d)(np.zeros((4, 4, 1), "uint8"), 0)[0].shape)
-        (8, 8, 1)
+    without augmentation, its input shape, its normalisation and (``cifar``)
+    its training set's mean image. Evaluation of a trained model must use
+    exactly this.
     """
-    import numpy as np
+    from keras_convnets.training import run
 
-    from keras_convnets import data
-
-    with open(os.path.join(model_dir, "config.json")) as f:
-        resolved = json.load(f)
-    mean = None
-    mean_path = os.path.join(model_dir, "mean_image.npy")
-    if resolved["pipeline"] == "cifar":
-        mean = np.load(mean_path)
-    return data.make_preprocess(
-        resolved["pipeline"],
-        training=False,
-        input_shape=tuple(resolved["input_shape"]),
-        mode=resolved.get("preprocessing_mode"),
-        mean_image=mean,
-    )
+    return run.load_run(model_dir).preprocess()

@@ -1,34 +1,47 @@
 """The custom training loop: one path for one device, Mirrored, MultiWorkerMirrored and TPU.
 
-``keras.Model.fit`` under ``MultiWorkerMirroredStrategy`` fails with Keras 3.15
-("Attempt to convert a value (PerReplica...)"), so the step is written here
-with ``strategy.run``: the loss of each replica is summed over its examples
-and divided by the GLOBAL batch, gradients are summed across replicas by the
-loop itself (so that gradient clipping sees the global gradient, as on one
-device) and applied by a Keras 3 optimizer. Auxiliary outputs add their
-losses with the registry's weights.
+:class:`Trainer` runs the stages of one run, each a method with one job:
+lock the run directory, load the data, build the model (from pretrained
+weights when asked), resolve the configuration, refuse a resume whose
+configuration changed, write ``config.json``, restore the newest checkpoint,
+train epoch by epoch, and write the final model with its run card
+(:mod:`keras_convnets.training.run`). The compiled steps live in
+:mod:`keras_convnets.training.steps`.
 
 A run writes into ``model_dir``: ``config.json`` (the resolved configuration),
 ``checkpoints/`` (every ``checkpoint_every`` steps and at each epoch end, with
-the schedule state), ``history.csv``, ``tensorboard/``, ``curves.png``,
-``final.weights.h5`` (the evaluation weights: the moving average where the
-recipe has one) and ``summary.json``. Restarted with the same command, it
-resumes from the newest checkpoint and follows the same schedule.
+the schedule state; only checkpoints whose every variable is finite),
+``history.csv``, ``tensorboard/``, ``curves.png``, ``final.weights.h5`` and
+``model.keras`` (the evaluation weights: the moving average where the recipe
+has one), ``run.json``, ``labels.txt`` and ``summary.json``. Restarted with the
+same command, it resumes from the newest checkpoint and follows the same
+schedule.
 """
 
 from __future__ import annotations
 
-import math
+import io
+import json
 import os
 import time
 
 import numpy as np
 
 from keras_convnets import data as data_lib
+from keras_convnets.deploy import atomic
 from keras_convnets.training import config as config_lib
-from keras_convnets.training import plots, schedules
+from keras_convnets.training import finetune, plots, schedules
+from keras_convnets.training import run as run_lib
 from keras_convnets.training import strategy as strategy_lib
 from keras_convnets.training.checkpoint import Checkpointer
+from keras_convnets.training.epoch import EpochRunner, evaluate_split
+from keras_convnets.training.steps import (  # noqa: F401  (public names of this module)
+    Steps,
+    all_finite,
+    decayed_kernels,
+    l2_penalty,
+    make_optimizer,
+)
 
 
 def summary_scalar(name, value, step):
@@ -47,93 +60,8 @@ def summary_scalar(name, value, step):
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
 
 
-def _first_cause(err) -> str:
-    """The informative line of a TF error (the first one is often 'Graph execution error:')."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith(("Graph execution error", "Detected at"))]
-    return (lines[0] if lines else type(err).__name__)[:300]
-
-
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def _pre_reduced(cls):
-    """An optimizer class that takes gradients already summed across replicas.
-
-    The Keras 3 TF optimizer sums gradients across replicas itself, BEFORE it
-    clips them; the loop sums them first so that ``global_clipnorm`` applies
-    to the global gradient, and this subclass skips the second sum.
-
-    ``_all_reduce_sum_gradients`` is a private hook of the Keras TensorFlow
-    optimizer (keras/src/backend/tensorflow/optimizer.py, Keras 3.x); Keras
-    offers no public switch for it. Should a Keras release rename it, the
-    override would be dead and every gradient summed twice, so its absence
-    is an error here rather than a silently N-times-larger step (the
-    Mirrored-equals-single-device test checks the behaviour itself).
-    """
-    if not callable(getattr(cls, "_all_reduce_sum_gradients", None)):
-        raise RuntimeError(
-            f"{cls.__module__}.{cls.__name__} has no `_all_reduce_sum_gradients`: this Keras "
-            "version sums replica gradients elsewhere, so keras_convnets' training loop, which "
-            "sums them itself, would apply them twice. Use keras>=3.15,<4 (see constraints.txt)."
-        )
-
-    class PreReduced(cls):
-        def _all_reduce_sum_gradients(self, grads_and_vars):
-            return list(grads_and_vars)
-
-    PreReduced.__name__ = cls.__name__
-    return PreReduced
-
-
-def make_optimizer(resolved: dict):
-    """The recipe's Keras 3 optimizer (call inside ``strategy.scope()``).
-
-    Example:
-        >>> from keras_convnets.training import loop
-        >>> opt = loop.make_optimizer({"optimizer": "sgd", "learning_rate": 0.1,
-        ...     "momentum": 0.9, "clip_global_norm": None, "precision": "float32"})
-        >>> float(opt.momentum)
-        0.9
-    """
-    import keras
-
-    clip = resolved.get("clip_global_norm")
-    kwargs = {"learning_rate": resolved["learning_rate"], "global_clipnorm": clip}
-    if resolved["optimizer"] == "sgd":
-        opt = _pre_reduced(keras.optimizers.SGD)(momentum=resolved["momentum"], **kwargs)
-    elif resolved["optimizer"] == "rmsprop":
-        opt = _pre_reduced(keras.optimizers.RMSprop)(
-            rho=resolved["rho"],
-            epsilon=resolved["epsilon"],
-            momentum=resolved["momentum"],
-            **kwargs,
-        )
-    else:
-        raise ValueError(
-            f"`optimizer` must be one of {', '.join(config_lib.OPTIMIZERS)}. "
-            f"Received: optimizer={resolved['optimizer']!r}"
-        )
-    if resolved.get("precision") == "mixed_float16":
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    return opt
-
-
-def decayed_kernels(model) -> list:
-    """The variables weight decay applies to: convolution and dense kernels."""
-    return [v for v in model.trainable_variables if v.path.split("/")[-1].endswith("kernel")]
-
-
-def l2_penalty(model, weight_decay: float):
-    """``0.5 * weight_decay * sum(w**2)`` over :func:`decayed_kernels` (the papers' decay)."""
-    import tensorflow as tf
-
-    kernels = decayed_kernels(model)
-    if not kernels or not weight_decay:
-        return tf.constant(0.0)
-    total = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32))) for v in kernels])
-    return 0.5 * weight_decay * total
+    """The loss (or a weight) became NaN or infinite; the last finite checkpoint is kept."""
 
 
 _MODEL_MODULES = ("resnet", "googlenet", "inception_v3")
@@ -144,10 +72,7 @@ def _register_models():
     import importlib
 
     for name in _MODEL_MODULES:
-        try:
-            importlib.import_module(f"keras_convnets.{name}")
-        except ImportError:  # a family not installed in this checkout
-            pass
+        importlib.import_module(f"keras_convnets.{name}")
 
 
 def _check_names(cfg, model_fn):
@@ -163,7 +88,9 @@ def _check_names(cfg, model_fn):
         )
 
 
-def _input_shape(cfg, info, split):
+def _input_shape(cfg, info, split, source):
+    if source is not None and cfg.input_shape == "model":
+        return tuple(source.input_shape)  # fine-tuning a run: the run's input
     if cfg.input_shape == "native":
         if not split.fixed_size:
             raise ValueError(
@@ -185,6 +112,405 @@ class _Logger:
     def __call__(self, text):
         if self.chief and self.verbose:
             self.print_fn(text)
+
+
+class Trainer:
+    """One training run, stage by stage (see the module docstring)."""
+
+    def __init__(self, cfg, *, model_fn=None, loss_weights=None, strategy=None, print_fn=print):
+        self.cfg = cfg
+        self.model_fn = model_fn
+        self.custom_loss_weights = loss_weights
+        self.strategy = strategy
+        self.print_fn = print_fn
+        self.head = []  # layers not taken from pretrained weights
+
+    # --- stages ------------------------------------------------------------------------
+    def run(self):
+        """Trains and returns ``(summary, model)``."""
+        self.wall_start = time.time()
+        self.check_arguments()
+        self.setup_strategy()
+        lock = run_lib.RunLock(self.cfg.model_dir) if self.chief else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            self.load_data()
+            self.build_model()
+            self.resolve()
+            self.check_resume()
+            self.write_config()
+            self.build_state()
+            self.build_pipelines()
+            self.train_epochs()
+            summary = self.finish()
+        finally:
+            if lock is not None:
+                lock.release()
+        return summary, self.model
+
+    def check_arguments(self):
+        from keras_convnets.models import registry
+
+        cfg = self.cfg
+        cfg.validate()
+        _check_names(cfg, self.model_fn)
+        self.recipe = config_lib.get_recipe(cfg.recipe)
+        self.source = finetune.source_run(cfg.weights)
+        if self.source is not None and self.source.registry_name not in (None, cfg.model):
+            raise ValueError(
+                f"`weights` is a run of model {self.source.registry_name!r} but `model` is "
+                f"{cfg.model!r}: pass --model={self.source.registry_name}."
+            )
+        self.info = None if self.model_fn is not None else registry.model_info(cfg.model)
+
+    def setup_strategy(self):
+        cfg = self.cfg
+        if self.strategy is None:
+            self.strategy, self.strategy_text = strategy_lib.make_strategy(
+                cfg.strategy, collective_timeout_s=cfg.collective_timeout_s
+            )
+        else:
+            self.strategy_text = type(self.strategy).__name__
+        self.n_workers = strategy_lib.num_workers(self.strategy)
+        self.worker = strategy_lib.worker_index(self.strategy)
+        self.chief = self.worker == 0
+        self.log = _Logger(self.chief, cfg.verbose, self.print_fn)
+        self.replicas = self.strategy.num_replicas_in_sync
+        os.makedirs(cfg.model_dir, exist_ok=True)
+
+    def load_data(self):
+        cfg = self.cfg
+        split_kw = {"data_dir": cfg.data_dir, "manual_dir": cfg.manual_dir}
+        fraction = self.recipe.val_fraction if cfg.val_fraction is None else cfg.val_fraction
+        self.val_fraction = fraction
+        split_kw["val_fraction"] = fraction
+        held_out = fraction > 0
+        train_name = "train" if held_out else "train_full"
+        self.train_split = data_lib.load_split(
+            cfg.dataset, train_name, max_examples=cfg.max_train_examples, **split_kw
+        )
+        self.test_split = data_lib.load_split(
+            cfg.dataset, "test", max_examples=cfg.max_eval_examples, **split_kw
+        )
+        self.val_split = self.test_split
+        if held_out:
+            self.val_split = data_lib.load_split(
+                cfg.dataset, "val", max_examples=cfg.max_eval_examples, **split_kw
+            )
+        splits = (self.train_split, self.val_split, self.test_split)
+        self.skipped = sorted({path for s in splits for path in s.skipped})
+        self.classes = self.train_split.classes
+        info = data_lib.dataset_info(cfg.dataset)
+        self.class_names = list(self.train_split.class_names) or info.label_names(self.classes)
+
+    def build_model(self):
+        import keras
+
+        from keras_convnets.models import heads, registry
+
+        cfg = self.cfg
+        self.input_shape = _input_shape(cfg, self.info, self.train_split, self.source)
+        policy_before = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(cfg.precision)
+        keras.utils.set_random_seed(cfg.seed)  # the same initial weights for the same command
+        try:
+            with self.strategy.scope():
+                if self.model_fn is not None:
+                    model = self.model_fn(input_shape=self.input_shape, classes=self.classes)
+                else:
+                    model = registry.get_model(
+                        cfg.model, input_shape=self.input_shape, classes=self.classes, weights=None
+                    )
+                if cfg.weights is not None:
+                    self.load_pretrained(model)
+        finally:
+            keras.config.set_dtype_policy(policy_before)
+        self.model = model
+        self.names = heads.output_names(model)
+        if len(self.names) > 1:
+            if self.model_fn is not None:
+                weights = self.custom_loss_weights
+            else:
+                weights = heads.loss_weights(cfg.model)
+            if not weights:
+                raise ValueError(
+                    f"Model {cfg.model!r} has outputs {self.names} but no loss_weights."
+                )
+        else:
+            weights = {self.names[0]: 1.0}
+        self.loss_weights = weights
+
+    def load_pretrained(self, model):
+        """Copies the pretrained backbone into ``model``; freezes BatchNorm (fine-tuning)."""
+        cfg = self.cfg
+        pretrained = finetune.pretrained_model(
+            cfg.weights, arch=cfg.model, input_shape=self.input_shape, source=self.source
+        )
+        skip = finetune.classifier_layers(model, self.source, self.class_names)
+        self.head = finetune.transfer_weights(pretrained, model, skip=skip)
+        if self.recipe.pipeline == config_lib.PIPELINE_FROM_WEIGHTS:
+            finetune.freeze_batchnorm(model)
+        self.log(
+            f"Initial weights from {finetune.describe_source(cfg.weights)}; new (head) layers: "
+            f"{', '.join(self.head) or 'none'}"
+        )
+
+    def resolve(self):
+        cfg = self.cfg
+        pipeline, mode, self.mean = self.recipe.pipeline, None, None
+        if pipeline == config_lib.PIPELINE_FROM_WEIGHTS:
+            pipeline, mode, self.mean = finetune.transform_of(
+                cfg.weights, info=self.info, source=self.source
+            )
+        elif pipeline != "cifar":
+            mode = self.info.preprocessing if self.info is not None else None
+        self.resolved = config_lib.resolve(
+            cfg,
+            num_train=self.train_split.num_examples,
+            num_replicas=self.replicas,
+            num_workers=self.n_workers,
+            input_shape=self.input_shape,
+            classes=self.classes,
+            outputs=tuple(self.names),
+            loss_weights=self.loss_weights,
+            preprocessing=mode,
+            pipeline=pipeline,
+        )
+        r = self.resolved
+        r.strategy = self.strategy_text
+        r.num_val = self.val_split.num_examples
+        r.num_test = self.test_split.num_examples
+        r.skipped_images = len(self.skipped)
+        self.log(config_lib.describe(r))
+
+    def check_resume(self):
+        """Refuses to resume a run whose model, data, recipe or schedule changed."""
+        import tensorflow as tf
+
+        cfg = self.cfg
+        ckpt_dir = os.path.join(cfg.model_dir, "checkpoints")
+        config_path = os.path.join(cfg.model_dir, "config.json")
+        latest = tf.train.latest_checkpoint(ckpt_dir) if os.path.isdir(ckpt_dir) else None
+        if latest is None or not os.path.isfile(config_path):
+            return
+        with open(config_path) as f:
+            previous = json.load(f)
+        changes = self.resolved.changes_from(previous)
+        self.resolved.config_changes = list(previous.get("config_changes", []))
+        if not changes:
+            return
+        listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items())
+        if not cfg.allow_config_change:
+            raise ValueError(
+                f"model_dir {cfg.model_dir!r} holds a run with another configuration ({listed}). "
+                "Resume it with its own flags, pick another --model_dir, or pass "
+                "--allow_config_change to continue with the new values (recorded in config.json)."
+            )
+        with open(latest + ".state.json") as f:
+            step = json.load(f)["step"]
+        self.resolved.config_changes.append({"step": step, "changes": changes})
+        self.log(f"Configuration changed at step {step} (--allow_config_change): {listed}")
+
+    def write_config(self):
+        if self.chief:
+            path = os.path.join(self.cfg.model_dir, "config.json")
+            config_lib.write_json_atomic(path, self.resolved.to_json())
+
+    def build_state(self):
+        """Optimizer, moving average, checkpointer, and the restored (or initial) state."""
+        import tensorflow as tf
+
+        r = self.resolved
+        with self.strategy.scope():
+            self.optimizer = make_optimizer(r)
+            self.optimizer.build(self.model.trainable_variables)
+            ema = []
+            if r.ema_decay:
+                ema = [
+                    (tf.Variable(v.value, trainable=False, name=f"ema_{i}"), v)
+                    for i, v in enumerate(self.model.trainable_variables)
+                ]
+        holder = tf.Module()
+        holder.ema = [e for e, _ in ema]
+        self.ema = ema
+        self.ckpt_dir = os.path.join(self.cfg.model_dir, "checkpoints")
+        self.checkpointer = Checkpointer(
+            self.ckpt_dir,
+            chief=self.chief,
+            worker=self.worker,
+            max_to_keep=self.cfg.keep_checkpoints,
+            model=self.model,
+            optimizer=self.optimizer,
+            ema=holder,
+        )
+        state = self.checkpointer.restore_latest(self.ckpt_dir)
+        self.resumed_from = None if state is None else state["step"]
+        if state is None:
+            state = {
+                "step": 0,
+                "schedule": schedules.initial_state(),
+                "history": [],
+                "lr_changes": [],
+                "images": 0,
+                "train_seconds": 0.0,
+            }
+        else:
+            self.log(f"Resumed from checkpoint step {state['step']} ({self.checkpointer.latest})")
+        self.state = state
+        self.last_good = self.checkpointer.latest
+        self.steps = Steps(
+            model=self.model,
+            optimizer=self.optimizer,
+            strategy=self.strategy,
+            resolved=r,
+            output_names=self.names,
+            ema_vars=ema,
+        )
+
+    def build_pipelines(self):
+        """The training and evaluation transforms (and the mean image of ``cifar``)."""
+        r = self.resolved
+        if r.pipeline == "cifar" and self.mean is None:
+            self.mean = self._mean_image()
+        if self.mean is not None and self.chief:
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(self.mean, np.float32))
+            atomic.write_bytes(
+                os.path.join(self.cfg.model_dir, run_lib.MEAN_FILE), buffer.getvalue()
+            )
+        shape = tuple(r.input_shape)
+        kw = {"input_shape": shape, "mode": r.preprocessing_mode, "mean_image": self.mean}
+        self.train_pre = data_lib.make_preprocess(r.pipeline, training=True, **kw)
+        self.eval_pre = data_lib.make_preprocess(r.pipeline, training=False, **kw)
+
+    def _mean_image(self):
+        path = os.path.join(self.cfg.model_dir, run_lib.MEAN_FILE)
+        if os.path.exists(path):
+            return np.load(path)
+        return data_lib.mean_image(self.train_split, tuple(self.resolved.input_shape))
+
+    def set_phase(self, step):
+        """Fine-tuning: the backbone is frozen before ``freeze_steps``; returns the phase key."""
+        phase = "frozen" if self.head and step < self.resolved.freeze_steps else "full"
+        if self.head and phase != getattr(self, "_phase", None):
+            finetune.set_backbone_trainable(self.model, phase == "full", self.head)
+            self.log(f"\nstep {step}: backbone {'trainable' if phase == 'full' else 'frozen'}")
+        self._phase = phase
+        return phase
+
+    def train_epochs(self):
+        runner = EpochRunner(self)
+        runner.run()
+
+    def evaluate(self, split, swap_ema=True):
+        return evaluate_split(self, split, swap_ema=swap_ema)
+
+    def save_checkpoint(self, step):
+        """Writes a checkpoint only when every variable is finite (else NonFiniteLossError)."""
+        variables = list(self.model.weights) + list(self.optimizer.variables)
+        variables += [e for e, _ in self.ema]
+        if not all_finite(variables):
+            raise NonFiniteLossError(
+                f"Weights became NaN or infinite by step {step}: no checkpoint written. The last "
+                f"finite checkpoint is kept: {self.last_good}. Lower the learning rate or use "
+                "--precision=float32."
+            )
+        self.state["step"] = step
+        self.last_good = self.checkpointer.save(step, self.state)
+
+    def finish(self):
+        """Final (evaluation) weights, test accuracy, model.keras, run card and summary."""
+        for e, v in self.ema:  # Polyak averaging: the moving average IS the final model
+            v.assign(e.value())
+        if self.head:
+            finetune.set_backbone_trainable(self.model, True, self.head)
+        test_loss, test_acc = self.evaluate(self.test_split, swap_ema=False)
+        summary = self._summary(test_loss, test_acc)
+        if self.chief:
+            self._write_outputs(summary)
+        r = self.resolved
+        self.log(
+            f"Done: {summary['steps']} steps ({summary['epochs']:.2f} epochs), test accuracy "
+            f"{test_acc:.4f} on {self.test_split.num_examples} images, "
+            f"{summary['images_per_second']:.0f} img/s, skipped {len(self.skipped)} unreadable "
+            f"image(s). Run card: {os.path.join(self.cfg.model_dir, run_lib.CARD)} "
+            f"({r.pipeline} transform)."
+        )
+        return summary
+
+    def _summary(self, test_loss, test_acc):
+        cfg, state = self.cfg, self.state
+        step = state["step"]
+        spe = self.resolved.steps_per_epoch
+        return {
+            "model": cfg.model,
+            "dataset": cfg.dataset,
+            "recipe": cfg.recipe,
+            "steps": step,
+            "epochs": step / spe,
+            "resumed_from_step": self.resumed_from,
+            "test_loss": float(test_loss),
+            "test_accuracy": float(test_acc),
+            "num_test": self.test_split.num_examples,
+            "val_accuracy": state["history"][-1]["val_accuracy"] if state["history"] else None,
+            "images_per_second": float(state["images"] / max(state["train_seconds"], 1e-9)),
+            "wall_seconds_this_session": time.time() - self.wall_start,
+            "train_seconds": state["train_seconds"],
+            "skipped_images": len(self.skipped),
+            "skipped_files": self.skipped[:50],
+            "lr_changes": state["lr_changes"],
+            "warmup_end": state["schedule"].get("warmup_end"),
+            "final_weights": os.path.join(cfg.model_dir, "final.weights.h5"),
+            "run_card": os.path.join(cfg.model_dir, run_lib.CARD),
+        }
+
+    def _write_outputs(self, summary):
+        from keras_convnets.models import _common
+
+        cfg = self.cfg
+        scratch = os.path.join(cfg.model_dir, f".final-{os.getpid()}.weights.h5")
+        self.model.save_weights(scratch)
+        atomic.replace_path(scratch, summary["final_weights"])
+        if cfg.plots:
+            plots.plot_history(
+                os.path.join(cfg.model_dir, "curves.png"),
+                self.state["history"],
+                title=f"{cfg.model} on {cfg.dataset} ({cfg.recipe})",
+            )
+        spec = _common.build_spec(self.model)
+        run_lib.write_run(cfg.model_dir, model=self.model, card=self._card(summary, spec))
+        config_lib.write_json_atomic(os.path.join(cfg.model_dir, "summary.json"), summary)
+
+    def _card(self, summary, spec):
+        cfg, r = self.cfg, self.resolved
+        metrics = {
+            k: summary[k]
+            for k in ("test_accuracy", "test_loss", "num_test", "val_accuracy", "steps", "epochs")
+        }
+        return run_lib.RunCard(
+            registry_name=spec[0] if spec else (None if self.model_fn else cfg.model),
+            build_args=None if spec is None else _jsonable(spec[1]),
+            input_shape=list(r.input_shape),
+            classes=r.classes,
+            class_names=list(self.class_names),
+            pipeline=r.pipeline,
+            preprocessing_mode=r.preprocessing_mode,
+            mean_image=run_lib.MEAN_FILE if self.mean is not None else None,
+            dataset=cfg.dataset,
+            data_dir=r.data_dir,
+            val_fraction=r.val_fraction,
+            split_seed=r.split_seed,
+            max_eval_examples=cfg.max_eval_examples,
+            recipe=cfg.recipe,
+            seed=cfg.seed,
+            weights=r.weights,
+            metrics=metrics,
+        )
+
+
+def _jsonable(kwargs):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
 
 
 def train(
@@ -212,457 +538,8 @@ def train(
         >>> s["steps"]
         2
     """
-    import keras
-    import tensorflow as tf
-
-    from keras_convnets.models import heads, registry
-
-    wall_start = time.time()
-    cfg.validate()
-    _check_names(cfg, model_fn)
-    recipe = config_lib.get_recipe(cfg.recipe)
-    if strategy is None:
-        strategy, strategy_text = strategy_lib.make_strategy(
-            cfg.strategy, collective_timeout_s=cfg.collective_timeout_s
-        )
-    else:
-        strategy_text = type(strategy).__name__
-    n_workers = strategy_lib.num_workers(strategy)
-    worker = strategy_lib.worker_index(strategy)
-    chief = worker == 0
-    log = _Logger(chief, cfg.verbose, print_fn)
-    replicas = strategy.num_replicas_in_sync
-    os.makedirs(cfg.model_dir, exist_ok=True)
-
-    # --- data ------------------------------------------------------------------------------
-    split_kw = {"data_dir": cfg.data_dir, "manual_dir": cfg.manual_dir}
-    val_fraction = recipe.val_fraction if cfg.val_fraction is None else cfg.val_fraction
-    held_out = val_fraction > 0
-    train_split = data_lib.load_split(
-        cfg.dataset,
-        "train" if held_out else "train_full",
-        val_fraction=val_fraction,
-        max_examples=cfg.max_train_examples,
-        **split_kw,
+    trainer = Trainer(
+        cfg, model_fn=model_fn, loss_weights=loss_weights, strategy=strategy, print_fn=print_fn
     )
-    test_split = data_lib.load_split(
-        cfg.dataset, "test", max_examples=cfg.max_eval_examples, **split_kw
-    )
-    val_split = (
-        data_lib.load_split(
-            cfg.dataset,
-            "val",
-            val_fraction=val_fraction,
-            max_examples=cfg.max_eval_examples,
-            **split_kw,
-        )
-        if held_out
-        else test_split
-    )
-    skipped = sorted(set(train_split.skipped + val_split.skipped + test_split.skipped))
-    info = None if model_fn is not None else registry.model_info(cfg.model)
-    input_shape = _input_shape(cfg, info, train_split)
-    classes = train_split.classes
-
-    # --- model -----------------------------------------------------------------------------
-    policy_before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(cfg.precision)
-    keras.utils.set_random_seed(cfg.seed)  # the same initial weights for the same command
-    try:
-        with strategy.scope():
-            if model_fn is not None:
-                model = model_fn(input_shape=input_shape, classes=classes)
-            else:
-                model = registry.get_model(
-                    cfg.model, input_shape=input_shape, classes=classes, weights=None
-                )
-    finally:
-        keras.config.set_dtype_policy(policy_before)
-    names = heads.output_names(model)
-    if len(names) > 1:
-        weights = loss_weights if model_fn is not None else heads.loss_weights(cfg.model)
-        if not weights:
-            raise ValueError(f"Model {cfg.model!r} has outputs {names} but no loss_weights.")
-    else:
-        weights = {names[0]: 1.0}
-    mode = None
-    if recipe.pipeline != "cifar":
-        mode = info.preprocessing if info is not None else None
-    resolved = config_lib.resolve(
-        cfg,
-        num_train=train_split.num_examples,
-        num_replicas=replicas,
-        num_workers=n_workers,
-        input_shape=input_shape,
-        classes=classes,
-        outputs=tuple(names),
-        loss_weights=weights,
-        preprocessing=mode,
-    )
-    resolved["strategy"] = strategy_text
-    resolved["num_val"] = val_split.num_examples
-    resolved["num_test"] = test_split.num_examples
-    resolved["skipped_images"] = len(skipped)
-    log(config_lib.describe(resolved))
-    if chief:
-        config_lib.write_json_atomic(os.path.join(cfg.model_dir, "config.json"), resolved)
-
-    global_batch = resolved["global_batch"]
-    spe = resolved["steps_per_epoch"]
-    total_steps = resolved["total_steps"]
-    with strategy.scope():
-        optimizer = make_optimizer(resolved)
-        optimizer.build(model.trainable_variables)
-        ema_vars = None
-        if resolved["ema_decay"]:
-            ema_vars = [
-                tf.Variable(v.value, trainable=False, name=f"ema_{i}")
-                for i, v in enumerate(model.trainable_variables)
-            ]
-    holder = tf.Module()
-    holder.ema = ema_vars or []
-    ckpt_dir = os.path.join(cfg.model_dir, "checkpoints")
-    checkpointer = Checkpointer(
-        ckpt_dir,
-        chief=chief,
-        worker=worker,
-        max_to_keep=cfg.keep_checkpoints,
-        model=model,
-        optimizer=optimizer,
-        ema=holder,
-    )
-    state = checkpointer.restore_latest(ckpt_dir)
-    if state is None:
-        state = {
-            "step": 0,
-            "schedule": schedules.initial_state(),
-            "history": [],
-            "lr_changes": [],
-            "images": 0,
-            "train_seconds": 0.0,
-        }
-        resumed_from = None
-    else:
-        resumed_from = state["step"]
-        log(f"Resumed from checkpoint step {state['step']} ({checkpointer.latest})")
-
-    # --- input pipelines ---------------------------------------------------------------------
-    mean = None
-    if recipe.pipeline == "cifar":
-        mean_path = os.path.join(cfg.model_dir, "mean_image.npy")
-        if os.path.exists(mean_path):
-            mean = np.load(mean_path)
-        else:
-            mean = data_lib.mean_image(train_split, input_shape)
-            if chief:
-                tmp = f"{mean_path}.tmp.{os.getpid()}.npy"
-                np.save(tmp, mean)
-                os.replace(tmp, mean_path)
-    train_pre = data_lib.make_preprocess(
-        recipe.pipeline, training=True, input_shape=input_shape, mode=mode, mean_image=mean
-    )
-    eval_pre = data_lib.make_preprocess(
-        recipe.pipeline, training=False, input_shape=input_shape, mode=mode, mean_image=mean
-    )
-
-    def train_data(epoch, skip_steps):
-        def fn(ctx):
-            per_replica = ctx.get_per_replica_batch_size(global_batch)
-            return data_lib.build_dataset(
-                train_split,
-                train_pre,
-                batch_size=per_replica,
-                training=True,
-                seed=cfg.seed,
-                epoch=epoch,
-                num_shards=ctx.num_input_pipelines,
-                shard_index=ctx.input_pipeline_id,
-                skip_examples=skip_steps * global_batch // ctx.num_input_pipelines,
-            ).repeat()  # a file that became unreadable must not end the epoch early
-
-        return iter(strategy.distribute_datasets_from_function(fn))
-
-    def eval_data(split):
-        steps = math.ceil(split.num_examples / global_batch)
-
-        def fn(ctx):
-            per_replica = ctx.get_per_replica_batch_size(global_batch)
-            return data_lib.build_dataset(
-                split,
-                eval_pre,
-                batch_size=per_replica,
-                training=False,
-                num_shards=ctx.num_input_pipelines,
-                shard_index=ctx.input_pipeline_id,
-                pad_to_batches=steps * replicas // ctx.num_input_pipelines,
-            )
-
-        return steps, iter(strategy.distribute_datasets_from_function(fn))
-
-    # --- steps -----------------------------------------------------------------------------
-    tvars = model.trainable_variables
-    wd = resolved["weight_decay"]
-    smoothing = resolved["label_smoothing"]
-
-    def outputs_of(x, training):
-        out = model(x, training=training)
-        if isinstance(out, dict):
-            out = [out[n] for n in names]
-        elif not isinstance(out, (list, tuple)):
-            out = [out]
-        return [tf.cast(o, tf.float32) for o in out]
-
-    def per_example_loss(y, probs):
-        if smoothing:
-            onehot = tf.one_hot(y, classes)
-            return keras.losses.categorical_crossentropy(onehot, probs, label_smoothing=smoothing)
-        return keras.losses.sparse_categorical_crossentropy(y, probs)
-
-    def forward_backward(x, y):
-        with tf.GradientTape() as tape:
-            out = outputs_of(x, True)
-            data_loss = tf.add_n(
-                [
-                    weights.get(n, 0.0) * tf.reduce_sum(per_example_loss(y, o))
-                    for n, o in zip(names, out)
-                ]
-            ) / float(global_batch)
-            total = data_loss + l2_penalty(model, wd) / float(replicas)
-            scaled = optimizer.scale_loss(total)
-        grads = tape.gradient(scaled, tvars)
-        correct = tf.reduce_sum(
-            tf.cast(tf.equal(tf.argmax(out[0], -1), tf.cast(y, tf.int64)), tf.float32)
-        )
-        return total, correct, grads
-
-    if cfg.jit_compile:
-        forward_backward = tf.function(forward_backward, jit_compile=True)
-
-    def replica_step(x, y):
-        total, correct, grads = forward_backward(x, y)
-        grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        optimizer.apply(grads, tvars)
-        bad = 1.0 - tf.cast(tf.math.is_finite(total), tf.float32)
-        return total, correct, bad
-
-    @tf.function
-    def train_step(batch):
-        x, y = batch
-        results = strategy.run(replica_step, args=(x, y))
-        total, correct, bad = [
-            strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results
-        ]
-        if ema_vars:
-            n = tf.cast(optimizer.iterations, tf.float32)
-            decay = tf.minimum(resolved["ema_decay"], (1.0 + n) / (10.0 + n))
-            for e, v in zip(ema_vars, tvars):
-                e.assign(decay * e + (1.0 - decay) * v.value)
-        return total, correct, bad
-
-    def replica_eval(x, y, w):
-        out = outputs_of(x, False)[0]
-        loss = tf.reduce_sum(w * keras.losses.sparse_categorical_crossentropy(y, out))
-        hit = tf.cast(tf.equal(tf.argmax(out, -1), tf.cast(y, tf.int64)), tf.float32)
-        return loss, tf.reduce_sum(w * hit), tf.reduce_sum(w)
-
-    @tf.function
-    def eval_step(batch):
-        x, y, w = batch
-        results = strategy.run(replica_eval, args=(x, y, w))
-        return [strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
-
-    def evaluate(split, swap_ema=True):
-        swapped = None
-        if ema_vars and swap_ema:
-            swapped = [v.numpy() for v in tvars]
-            for v, e in zip(tvars, ema_vars):
-                v.assign(e.value())
-        try:
-            steps, it = eval_data(split)
-            sums = np.zeros(3)
-            for _ in range(steps):
-                sums += [float(t) for t in eval_step(next(it))]
-        finally:
-            if swapped is not None:
-                for v, value in zip(tvars, swapped):
-                    v.assign(value)
-        count = max(sums[2], 1.0)
-        return sums[0] / count, sums[1] / count
-
-    # --- loop --------------------------------------------------------------------------------
-    writer = (
-        tf.summary.create_file_writer(os.path.join(cfg.model_dir, "tensorboard"))
-        if chief
-        else tf.summary.create_noop_writer()
-    )
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    sched = state["schedule"]
-    step = state["step"]
-    last_good = checkpointer.latest
-    current_lr = None
-
-    def set_lr(s):
-        nonlocal current_lr
-        lr = schedules.learning_rate(resolved, s, sched)
-        if lr != current_lr:
-            inner.learning_rate.assign(lr)
-            current_lr = lr
-            if not state["lr_changes"] or state["lr_changes"][-1][1] != lr:
-                state["lr_changes"].append([s, lr])
-        return lr
-
-    def save(s):
-        nonlocal last_good
-        state["step"] = s
-        last_good = checkpointer.save(s, state)
-
-    def lost_worker(err):
-        return strategy_lib.WorkerLostError(
-            f"Multi-worker training failed at step {step} (worker {worker}): a peer stopped "
-            f"answering or failed ({type(err).__name__}: {_first_cause(err)}). "
-            f"Restart all workers with the same command to resume from {last_good}."
-        )
-
-    try:
-        while step < total_steps:
-            epoch, in_epoch = divmod(step, spe)
-            it = train_data(epoch, in_epoch)
-            end = min(total_steps, (epoch + 1) * spe)
-            bar = None
-            if chief and cfg.verbose == 1:
-                bar = keras.utils.Progbar(end - epoch * spe, stateful_metrics=["lr", "img/s"])
-                bar.update(in_epoch)
-            sums = np.zeros(2)
-            seen = 0
-            pending = []
-            t_epoch = time.time()
-            t_mark, images_mark = None, 0
-            while step < end:
-                lr = set_lr(step)
-                pending.append(train_step(next(it)))
-                step += 1
-                warm = resolved["warmup_lr"] is not None and sched["warmup_end"] is None
-                log_now = step % (min(cfg.log_every, 20) if warm else cfg.log_every) == 0
-                ckpt_now = step % cfg.checkpoint_every == 0 or step == end
-                if not (log_now or ckpt_now):
-                    continue
-                values = np.array([[float(t) for t in p] for p in pending])
-                n_imgs = len(pending) * global_batch
-                pending = []
-                if values[:, 2].max() > 0:
-                    raise NonFiniteLossError(
-                        f"Loss became NaN or infinite between steps {step - len(values) + 1} "
-                        f"and {step} (last finite loss {sums[0] / max(seen, 1):.4g}); run "
-                        f"stopped. The last good checkpoint is kept: {last_good}. Lower the "
-                        "learning rate or use --precision=float32."
-                    )
-                sums += [values[:, 0].sum() * global_batch, values[:, 1].sum()]
-                seen += n_imgs
-                state["images"] += n_imgs
-                if t_mark is None:  # the first steps include tracing: not timed
-                    t_mark, images_mark = time.time(), state["images"]
-                rate = (state["images"] - images_mark) / max(time.time() - t_mark, 1e-9)
-                if schedules.update_warmup(
-                    resolved, sched, step, 1.0 - values[:, 1].sum() / n_imgs
-                ):
-                    log(
-                        f"\nWarm-up ended at step {step}: training error < "
-                        f"{resolved['warmup_until_error']:.0%}."
-                    )
-                with writer.as_default(step=step):
-                    summary_scalar("train/loss", values[:, 0].mean(), step)
-                    summary_scalar("train/accuracy", values[:, 1].sum() / n_imgs, step)
-                    summary_scalar("learning_rate", lr, step)
-                    summary_scalar("images_per_second", rate, step)
-                if bar is not None:
-                    bar.update(
-                        step - epoch * spe,
-                        [
-                            ("loss", sums[0] / seen),
-                            ("acc", sums[1] / seen),
-                            ("lr", lr),
-                            ("img/s", rate),
-                        ],
-                        finalize=False,
-                    )
-                epoch_done = step == (epoch + 1) * spe or step == total_steps
-                if ckpt_now and not epoch_done:
-                    save(step)
-            # --- epoch end: validation, schedule, history, checkpoint -------------------------
-            train_time = time.time() - t_epoch
-            state["train_seconds"] += train_time
-            val_loss, val_acc = evaluate(val_split)
-            reduced = schedules.update_plateau(resolved, sched, 1.0 - val_acc)
-            row = {
-                "epoch": round(step / spe, 4),
-                "step": step,
-                "learning_rate": current_lr,
-                "train_loss": float(sums[0] / max(seen, 1)),
-                "train_accuracy": float(sums[1] / max(seen, 1)),
-                "val_loss": float(val_loss),
-                "val_accuracy": float(val_acc),
-                "images_per_second": float(seen / max(train_time, 1e-9)),
-                "seconds": train_time,
-            }
-            state["history"].append(row)
-            with writer.as_default(step=step):
-                summary_scalar("val/loss", val_loss, step)
-                summary_scalar("val/accuracy", val_acc, step)
-            if bar is not None:
-                bar.update(end - epoch * spe, finalize=True)
-            log(
-                f"epoch {row['epoch']:g} step {step}/{total_steps}: train loss "
-                f"{row['train_loss']:.4f} acc {row['train_accuracy']:.4f} | val loss "
-                f"{val_loss:.4f} acc {val_acc:.4f} | lr {current_lr:g} | "
-                f"{row['images_per_second']:.0f} img/s" + (" | plateau: lr /10" if reduced else "")
-            )
-            save(step)
-            if chief:
-                plots.write_csv_atomic(os.path.join(cfg.model_dir, "history.csv"), state["history"])
-    except tf.errors.OpError as err:
-        if n_workers > 1:
-            raise lost_worker(err) from err
-        raise
-    writer.flush()
-
-    # --- final model and summary -----------------------------------------------------------
-    if ema_vars:  # Polyak averaging: the moving average IS the final model
-        for v, e in zip(tvars, ema_vars):
-            v.assign(e.value())
-    test_loss, test_acc = evaluate(test_split, swap_ema=False)  # the average is in place
-    summary = {
-        "model": cfg.model,
-        "dataset": cfg.dataset,
-        "recipe": cfg.recipe,
-        "steps": step,
-        "epochs": step / spe,
-        "resumed_from_step": resumed_from,
-        "test_loss": float(test_loss),
-        "test_accuracy": float(test_acc),
-        "val_accuracy": state["history"][-1]["val_accuracy"] if state["history"] else None,
-        "images_per_second": float(state["images"] / max(state["train_seconds"], 1e-9)),
-        "wall_seconds_this_session": time.time() - wall_start,
-        "train_seconds": state["train_seconds"],
-        "skipped_images": len(skipped),
-        "skipped_files": skipped[:50],
-        "lr_changes": state["lr_changes"],
-        "warmup_end": sched.get("warmup_end"),
-        "final_weights": os.path.join(cfg.model_dir, "final.weights.h5"),
-    }
-    if chief:
-        tmp = os.path.join(cfg.model_dir, f"final.tmp{os.getpid()}.weights.h5")
-        model.save_weights(tmp)
-        os.replace(tmp, summary["final_weights"])
-        if cfg.plots:
-            plots.plot_history(
-                os.path.join(cfg.model_dir, "curves.png"),
-                state["history"],
-                title=f"{cfg.model} on {cfg.dataset} ({cfg.recipe})",
-            )
-        config_lib.write_json_atomic(os.path.join(cfg.model_dir, "summary.json"), summary)
-    log(
-        f"Done: {step} steps ({step / spe:.2f} epochs), test accuracy {test_acc:.4f} on "
-        f"{test_split.num_examples} images, {summary['images_per_second']:.0f} img/s, "
-        f"skipped {len(skipped)} unreadable image(s)."
-    )
+    summary, model = trainer.run()
     return (summary, model) if return_model else summary
