@@ -23,6 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_convnets._cli import check_output_file, cli_errors  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registry name (e.g. resnet20) or a .keras file.")
 flags.DEFINE_string("weights", None, "Weights file (.weights.h5, .h5) for a registry name.")
@@ -60,6 +62,7 @@ def _shape(text):
         ) from None
 
 
+@cli_errors
 def main(argv):
     del argv
     from absl import logging
@@ -79,6 +82,7 @@ def main(argv):
             + (".tflite" if FLAGS.format == "tflite" else ""),
         )
         build_kwargs = {"shortcut": FLAGS.shortcut} if FLAGS.shortcut else None
+        check_output_file(output, "output")
         export_model(
             FLAGS.model,
             output,

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from keras_convnets._cli import cli_errors
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -106,6 +108,7 @@ def _cmd_table(args):
     return 0
 
 
+@cli_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m keras_convnets",

@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_convnets._cli import check_output_file, cli_errors  # noqa: E402
+
 # Names this recipe reads itself; every name of keras_convnets.data.DATASETS works too.
 LOCAL_DATASETS = ("fashion_mnist_idx", "fashion_mnist_sample")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -236,6 +238,7 @@ def format_table(result, ks) -> str:
     return f"{header}\n{row}"
 
 
+@cli_errors
 def main(argv):
     if len(argv) > 1:
         _fail(f"Unexpected arguments: {argv[1:]}")
@@ -255,6 +258,8 @@ def main(argv):
         )
     try:
         # Bad flag values reach the library's checks; they are usage errors.
+        if FLAGS.output:
+            check_output_file(FLAGS.output, "output")
         models, names = _load_models()
         channels = int(models[0].input_shape[-1])
         dataset = _load_dataset(channels)

@@ -16,6 +16,7 @@ import sys
 
 from absl import app, flags
 
+from keras_convnets._cli import check_output_dir, cli_errors
 from keras_convnets.training import config as config_lib
 
 FLAGS = flags.FLAGS
@@ -89,6 +90,7 @@ def config_from_flags() -> config_lib.TrainConfig:
     )
 
 
+@cli_errors
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -96,6 +98,7 @@ def main(argv):
     from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
 
     try:
+        check_output_dir(FLAGS.model_dir, "model_dir")
         train(config_from_flags())
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

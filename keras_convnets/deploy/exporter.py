@@ -9,8 +9,11 @@
    (:class:`keras_convnets.deploy.atomic.Staging`): the model, ``<stem>.labels.txt``,
    ``<stem>.json`` (metadata: signature, tensor names, shapes, dtypes,
    quantization, input normalisation) and ``<stem>.parity.json``;
-3. only when all succeeded are they renamed into place. A failed conversion
-   leaves no file and an older export intact.
+3. only when all succeeded are they renamed into place, as one unit: a journal
+   makes an interrupted set of renames finish at the next export or
+   :func:`verify_export`, and ``<stem>.manifest.json`` (SHA-256 of each file,
+   renamed last) lets a reader check the set. A failed conversion leaves no
+   file and an older export intact.
 """
 
 from __future__ import annotations
@@ -293,7 +296,7 @@ def export_model(
         "weights": os.fspath(weights) if weights is not None else None,
         "versions": _versions(),
     }
-    with atomic.Staging() as staging:
+    with atomic.Staging(manifest=stem + ".manifest.json") as staging:
         staged = staging.path(output, directory=(format == "savedmodel"))
         if format == "savedmodel":
             from keras_convnets.deploy import savedmodel
@@ -408,6 +411,16 @@ def export_model(
             f.write("\n")
     log(parity.format_table([report]))
     return report
+
+
+def verify_export(output) -> dict:
+    """Checks an export's files against its manifest; ``ValueError`` if they do not match.
+
+    Finishes first an export that was interrupted between its renames.
+    """
+    output = os.path.abspath(os.fspath(output))
+    stem = output[: -len(".tflite")] if output.endswith(".tflite") else output.rstrip(os.sep)
+    return atomic.verify_unit(stem + ".manifest.json")
 
 
 def _qat(
