@@ -50,7 +50,7 @@ def _parse_shape(text):
     try:
         shape = tuple(int(d) for d in text.split(","))
     except ValueError:
-        raise SystemExit(f"--input-shape must look like 224,224,3. Received: {text!r}") from None
+        raise ValueError(f"--input-shape must look like 224,224,3. Received: {text!r}") from None
     return shape
 
 

@@ -76,9 +76,12 @@ def check_common_args(
     classes: int,
     classifier_activation,
     hosted: bool,
+    name=None,
 ):
     """Validates the arguments every builder shares, before any layer is built."""
     check_bool("include_top", include_top)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"`name` must be a non-empty string. Received: name={name!r}")
     if not (isinstance(pooling, str) or pooling is None) or pooling not in POOLING_MODES:
         raise ValueError(
             f"`pooling` must be one of 'avg', 'max' or None. Received: pooling={pooling!r}"

@@ -95,8 +95,10 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[key]
 
 
-def get_model(name: str, **overrides: Any):
+def get_model(name: str, /, **overrides: Any):
     """Builds a registered model; keyword arguments override the builder's defaults.
+
+    ``name`` is positional-only, so ``name=`` is the builder's own (the model's name).
 
     Example:
         >>> import keras_convnets

@@ -210,6 +210,7 @@ def ResNet(
         classes=classes,
         classifier_activation=classifier_activation,
         hosted=hosted,
+        name=name,
     )
     if weights == "imagenet" and (shortcut != "B" or not residual or not conv_bias):
         raise ValueError(

@@ -29,11 +29,17 @@ def load_model(path, *, safe_mode=True, compile=True, **kwargs):
                 f"`path` {os.fspath(path)!r} is not a valid `.keras` archive (truncated or "
                 "corrupt?)."
             )
-    with _common.deep_recursion():
-        return keras.models.load_model(
-            path,
-            custom_objects=layers.custom_objects(),
-            safe_mode=safe_mode,
-            compile=compile,
-            **kwargs,
-        )
+    try:
+        with _common.deep_recursion():
+            return keras.models.load_model(
+                path,
+                custom_objects=layers.custom_objects(),
+                safe_mode=safe_mode,
+                compile=compile,
+                **kwargs,
+            )
+    except OSError as err:
+        # h5py's message lacks the path ("file signature not found").
+        raise ValueError(
+            f"`path` {os.fspath(path)!r} cannot be read as a Keras model: {err}"
+        ) from None

@@ -97,10 +97,13 @@ def main(argv):
     import keras_convnets  # noqa: F401  (registers every model)
     from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
 
+    fresh = not os.path.exists(FLAGS.model_dir)
     try:
         check_output_dir(FLAGS.model_dir, "model_dir")
         train(config_from_flags())
     except ValueError as err:
+        if fresh and os.path.isdir(FLAGS.model_dir) and not os.listdir(FLAGS.model_dir):
+            os.rmdir(FLAGS.model_dir)  # a run refused before its first file leaves no trace
         print(f"error: {err}", file=sys.stderr)
         return 1
     except NonFiniteLossError as err:

@@ -47,6 +47,10 @@ def _read_labels(labels, classes):
     return labels
 
 
+def _short(value):
+    return repr(value) if isinstance(value, (str, os.PathLike)) else f"<{type(value).__name__}>"
+
+
 def _check_count(name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
@@ -165,6 +169,13 @@ def export_model(
     _check_count("eval_count", eval_count)
     _check_count("latency_runs", latency_runs, 20)
     _check_count("qat_steps", qat_steps, 0)
+    _check_count("qat_batch_size", qat_batch_size)
+    _check_count("top_k", top_k)
+    if not (isinstance(qat_learning_rate, (int, float)) and 0 < qat_learning_rate < np.inf):
+        raise ValueError(
+            "`qat_learning_rate` must be finite and > 0. "
+            f"Received: qat_learning_rate={qat_learning_rate!r}"
+        )
     if quantize == "int8" and dataset is None and representative_images is None:
         raise ValueError(
             "Full-integer int8 needs representative data: pass `dataset` or "
@@ -187,6 +198,11 @@ def export_model(
         )
     if preprocessing_mode is not None:
         preprocessing.normalization(preprocessing_mode)
+    if mean_image is not None and pipeline != "cifar":
+        raise ValueError(
+            "`mean_image` is subtracted by pipeline='cifar' only. "
+            f"Received: mean_image={_short(mean_image)}, pipeline={pipeline!r}"
+        )
     if pipeline is not None:
         from keras_convnets import data
 

@@ -209,6 +209,10 @@ class TrainConfig:
                 f"`seed` must be >= 0 and `verbose` 0, 1 or 2. Received: seed={self.seed!r}, "
                 f"verbose={self.verbose!r}"
             )
+        if self.manual_dir is not None and not os.path.isdir(self.manual_dir):
+            raise ValueError(
+                f"`manual_dir` must be an existing folder. Received: manual_dir={self.manual_dir!r}"
+            )
         if self.val_fraction is not None and not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(
                 f"`val_fraction` must be in [0, 1). Received: val_fraction={self.val_fraction!r}"
