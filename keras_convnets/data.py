@@ -72,11 +72,14 @@ def load_idx_dataset(directory, split="train"):
                 break
         else:
             raise ValueError(
-                f"No {stem}[.gz] in {os.fspath(directory)!r}; expected MNIST-layout IDX files "
-                "(on Debian: apt-get install dataset-fashion-mnist)."
+                f"No {stem}[.gz] in data_dir {os.fspath(directory)!r}; expected MNIST-layout IDX "
+                "files (on Debian: apt-get install dataset-fashion-mnist)."
             )
-    images = read_idx(found["images"])[..., None]
-    labels = read_idx(found["labels"]).astype(np.int64)
+    try:
+        images = read_idx(found["images"])[..., None]
+        labels = read_idx(found["labels"]).astype(np.int64)
+    except ValueError as err:
+        raise ValueError(f"IDX files in data_dir {os.fspath(directory)!r}: {err}") from None
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels in {directory!r}.")
     return images, labels

@@ -136,7 +136,11 @@ def parse_args(argv=None):
         description="Train ResNet-20 on Fashion-MNIST, export int8 TFLite, compare. Offline.",
     )
     p.add_argument("--output_dir", default=os.path.join("runs", "demo"))
-    p.add_argument("--data_dir", default=data.FASHION_MNIST_DIR, help="Fashion-MNIST IDX files.")
+    p.add_argument(
+        "--data_dir",
+        default=None,
+        help=f"Fashion-MNIST IDX files (default {data.FASHION_MNIST_DIR}, else the sample).",
+    )
     p.add_argument(
         "--steps", type=_positive("steps"), help="Training steps (default 1500; --small: 100)."
     )
@@ -181,13 +185,15 @@ def run(
         plan["batch_size"] = batch_size
     start = time.perf_counter()
     output_dir = check_output_dir(output_dir, "output_dir")
-    os.makedirs(output_dir, exist_ok=True)
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise ValueError(f"`data_dir` must be an existing folder. Received: data_dir={data_dir!r}")
 
     def say(text):
         print_fn(text)
         sys.stdout.flush()
 
     folder, source = resolve_data(data_dir or data.FASHION_MNIST_DIR, output_dir)
+    os.makedirs(output_dir, exist_ok=True)  # after the data check: a refused run leaves nothing
     say(f"[1/3] data: {source}")
     train_dir = os.path.join(output_dir, "train")
     cfg = TrainConfig(

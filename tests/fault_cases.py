@@ -9,6 +9,7 @@ Used by ``tests/test_faults.py`` (slow) and ``tests/reliability.py --faults``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import json
 import os
@@ -133,10 +134,19 @@ def export_kill_between_renames(tmp):
     )
 
 
-def _kill_at_random(argv, seed, sig, lo, hi):
+def _kill_at_random(argv, seed, sig, lo, hi, ready=None):
+    """Starts ``argv``, waits for ``ready`` (a stdout marker or a callable), a seeded random
+    delay in ``[lo, hi]`` s, then sends ``sig``. Returns ``(rc, stderr, delay)``."""
     delay = random.Random(seed).uniform(lo, hi)
     proc = subprocess.Popen(argv, cwd=ROOT, env=_env(), stderr=subprocess.PIPE, text=True,
-                            stdout=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.PIPE)  # fmt: skip
+    if isinstance(ready, str):
+        for line in proc.stdout:
+            if ready in line:
+                break
+    elif callable(ready):
+        while proc.poll() is None and not ready():
+            time.sleep(0.2)
     time.sleep(delay)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=600)
@@ -149,7 +159,9 @@ def _export_signal(tmp, sig, label):
     out, _ = _good_export(folder)
     notes = []
     for seed in SEEDS:
-        rc, err, delay = _kill_at_random(_export_argv(out, classes=7), seed, sig, 2.0, 25.0)
+        rc, err, delay = _kill_at_random(
+            _export_argv(out, classes=7), seed, sig, 0.0, 8.0, ready="converting"
+        )
         ok, last = _sentence(err)
         if sig == signal.SIGINT and rc not in (0,) and not ok:
             return "traceback", f"seed {seed}: {last}"
@@ -161,7 +173,8 @@ def _export_signal(tmp, sig, label):
             return "corrupt", f"seed {seed}: temporaries left {_temps(folder)}"
         notes.append(f"{delay:.1f} s: exit {rc}")
     return "intact", (
-        f"{label} at {', '.join(notes)}; every time the export verified against its manifest "
+        f"{label} (seconds after the conversion began) at {', '.join(notes)}; every time "
+        "the export verified against its manifest "
         "(old or new, never mixed) and no temporary file was left."
     )
 
@@ -245,7 +258,15 @@ def _train_signal(tmp, sig, label):
     notes = []
     for seed in SEEDS[:2]:
         run = os.path.join(tmp, f"train-{label}-{seed}")
-        rc, err, delay = _kill_at_random(_train_argv(run, _idx(tmp)), seed, sig, 8.0, 30.0)
+        started = os.path.join(run, "config.json")
+        rc, err, delay = _kill_at_random(
+            _train_argv(run, _idx(tmp)),
+            seed,
+            sig,
+            0.0,
+            6.0,
+            ready=functools.partial(os.path.exists, started),
+        )
         ok, last = _sentence(err)
         if sig == signal.SIGINT and rc != 0 and not ok:
             return "traceback", f"seed {seed}: {last}"
@@ -254,7 +275,9 @@ def _train_signal(tmp, sig, label):
             return "lost", f"seed {seed}: the rerun failed: {_sentence(again.stderr)[1]}"
         steps = json.load(open(os.path.join(run, "summary.json"))).get("steps")
         notes.append(f"{delay:.1f} s: exit {rc}, rerun finished at step {steps}")
-    return "intact", f"{label} at " + "; ".join(notes) + " (resumed from the last checkpoint)."
+    return "intact", f"{label} (seconds after config.json) at " + "; ".join(
+        notes
+    ) + " (resumed from the last checkpoint)."
 
 
 @scenario("train: SIGKILL at random times, then the same command (seeds 0-1)")
@@ -291,7 +314,7 @@ def evaluate_sigkill(tmp):
         return "lost", f"the reference evaluation failed: {_sentence(first.stderr)[1]}"
     notes = []
     for seed in SEEDS:
-        rc, _, delay = _kill_at_random(argv, seed, signal.SIGKILL, 2.0, 20.0)
+        rc, _, delay = _kill_at_random(argv, seed, signal.SIGKILL, 5.0, 30.0)
         try:
             json.load(open(out))
         except (ValueError, OSError) as e:
