@@ -133,7 +133,8 @@ def _check_keras3_file(model, path):
             if key not in group:
                 if expected:
                     raise _mismatch(path, model, layer, f"layers/{key}", expected, "nothing")
-                missing.append(layer.name)
+                if type(layer).__name__ in _MERGE_LAYERS:
+                    missing.append(layer.name)
                 continue
             stored = group[key].get("vars")
             found = [tuple(stored[str(i)].shape) for i in range(len(stored))] if stored else []
@@ -146,6 +147,11 @@ def _check_keras3_file(model, path):
                 f"{model.name!r} has. Nothing was loaded."
             )
     _warn_other_architecture(path, model, missing)
+
+
+# Weightless layers that make the architecture (residual additions, branch concatenations):
+# missing from a file with matching variable shapes, they reveal another network.
+_MERGE_LAYERS = ("Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum", "Minimum")
 
 
 def _warn_other_architecture(path, model, missing):
@@ -171,7 +177,7 @@ def _check_keras_archive(model, path):
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     stored = {layer.get("name") for layer in config.get("config", {}).get("layers", [])}
-    ours = [layer.name for layer in model.layers if not layer.weights]
+    ours = [layer.name for layer in model.layers if type(layer).__name__ in _MERGE_LAYERS]
     if stored:
         _warn_other_architecture(path, model, [n for n in ours if n not in stored])
 
@@ -185,6 +191,8 @@ def _check_legacy_file(model, path):
                 "legacy Keras 2 HDF5 weights file. Nothing was loaded."
             )
         names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs["layer_names"]]
+        merges = [ly.name for ly in model.layers if type(ly).__name__ in _MERGE_LAYERS]
+        missing = [n for n in merges if n not in set(names)]
         stored = []
         for name in names:
             weight_names = root[name].attrs.get("weight_names", [])
@@ -208,6 +216,7 @@ def _check_legacy_file(model, path):
                 f"Weights file {os.fspath(path)!r} holds {len(stored)} layers with weights, "
                 f"model {model.name!r} has {len(ours)}: {first}. Nothing was loaded."
             )
+    _warn_other_architecture(path, model, missing)
 
 
 def load_weights_checked(model, path):

@@ -67,7 +67,10 @@ def make_sandbox(root) -> dict:
     good = kc.ResNet20(input_shape=(32, 32, 3), classes=10)
     good.save_weights(p["good_weights"])
     kc.get_model("resnet32", classes=10).save_weights(p["other_weights"])
-    kc.get_model("plain20", classes=10).save_weights(p["plain_weights"])
+    plain = kc.get_model("plain20", classes=10)
+    plain.save_weights(p["plain_weights"])
+    plain.save(p["plain_keras"])
+    kc.tf_keras_twin(plain).save_weights(p["plain_legacy_h5"])  # a Keras 2 HDF5 file
     good.save(p["good_keras"])
     blob = open(p["good_weights"], "rb").read()
     open(p["truncated_weights"], "wb").write(blob[: len(blob) // 3])
@@ -101,6 +104,8 @@ _SANDBOX_NAMES = {
     "good_weights": "good.weights.h5",
     "other_weights": "resnet32.weights.h5",
     "plain_weights": "plain20.weights.h5",
+    "plain_keras": "plain20.keras",
+    "plain_legacy_h5": "plain20_legacy.h5",
     "good_keras": "good.keras",
     "truncated_weights": "truncated.weights.h5",
     "empty_weights": "empty.weights.h5",
@@ -402,16 +407,18 @@ def api_cases(files) -> list[Case]:
             "warning",
         )
     )
-    cases.append(
-        c(
-            "load_weights_checked(ResNet20, <plain-20 .keras>)",
-            "files",
-            "weights",
-            f["plain_weights"],
-            lambda: weights.load_weights_checked(resnet20(), f["plain_weights"]),
-            "warning",
+    for label in ("plain_keras", "plain_legacy_h5"):
+        path = f[label]
+        cases.append(
+            c(
+                f"load_weights_checked(ResNet20, <{label}>)",
+                "files",
+                "weights",
+                path,
+                lambda path=path: weights.load_weights_checked(resnet20(), path),
+                "warning",
+            )
         )
-    )
     for label in ("truncated_keras", "random_keras", "random_weights"):
         path = f[label]
         cases.append(

@@ -2,6 +2,7 @@
 
     python tests/reliability.py            # library + CLI cases; fault rows kept
     python tests/reliability.py --faults   # also re-runs the fault scenarios (minutes)
+    python tests/reliability.py --faults-only  # only the fault scenarios' section
 
 The cases come from ``tests/bad_input_cases.py`` and ``tests/fault_cases.py``;
 ``tests/test_bad_input.py`` checks that the file matches what they produce.
@@ -115,7 +116,22 @@ def render(sections, root, faults_md) -> str:
     )
 
 
+def faults_only():
+    """Re-runs the fault scenarios and replaces only the fault section of RELIABILITY.md."""
+    import fault_cases
+
+    with tempfile.TemporaryDirectory() as tmp:
+        faults_md = fault_cases.render(fault_cases.run_all(tmp))
+    old = open(OUT, encoding="utf-8").read()
+    head = old[: old.index(FAULT_MARK)] if FAULT_MARK in old else old + "\n"
+    with open(OUT, "w", encoding="utf-8") as f:
+        f.write(head + faults_md)
+    print(f"wrote the fault section of {OUT}")
+
+
 def main(argv):
+    if "--faults-only" in argv:
+        return faults_only()
     with tempfile.TemporaryDirectory() as tmp:
         root = os.path.join(tmp, "sandbox")
         sandbox = cases_lib.make_sandbox(root)
