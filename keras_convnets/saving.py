@@ -22,12 +22,14 @@ def load_model(path, *, safe_mode=True, compile=True, **kwargs):
         raise TypeError(f"`path` must be a file path. Received: path={path!r}")
     if str(path).endswith(".keras"):
         if not os.path.isfile(path):
-            raise ValueError(f"`path` {os.fspath(path)!r} does not exist or is not a file.")
+            raise ValueError(
+                f"`path`: the model file {os.fspath(path)!r} does not exist or is not a file."
+            )
         if not zipfile.is_zipfile(path):
             # Keras would say "File not found" about a file that is there.
             raise ValueError(
-                f"`path` {os.fspath(path)!r} is not a valid `.keras` archive (truncated or "
-                "corrupt?)."
+                f"`path`: the model file {os.fspath(path)!r} is not a valid `.keras` archive "
+                "(truncated or corrupt?)."
             )
     try:
         with _common.deep_recursion():
@@ -41,5 +43,5 @@ def load_model(path, *, safe_mode=True, compile=True, **kwargs):
     except OSError as err:
         # h5py's message lacks the path ("file signature not found").
         raise ValueError(
-            f"`path` {os.fspath(path)!r} cannot be read as a Keras model: {err}"
+            f"`path`: the model file {os.fspath(path)!r} cannot be read as a Keras model: {err}"
         ) from None
