@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_convnets._cli import check_output_file, cli_errors  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
     "run",
@@ -121,6 +123,7 @@ def _model_arguments():
     return given, "export_out", os.path.basename(FLAGS.model).removesuffix(".keras")
 
 
+@cli_errors
 def main(argv):
     del argv
     from absl import logging
@@ -137,6 +140,7 @@ def main(argv):
             + (".tflite" if FLAGS.format == "tflite" else ""),
         )
         model = args.pop("model")
+        check_output_file(output, "output")
         export_model(
             model,
             output,

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from keras_convnets._cli import cli_errors
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -48,7 +50,7 @@ def _parse_shape(text):
     try:
         shape = tuple(int(d) for d in text.split(","))
     except ValueError:
-        raise SystemExit(f"--input_shape must look like 224,224,3. Received: {text!r}") from None
+        raise ValueError(f"--input_shape must look like 224,224,3. Received: {text!r}") from None
     return shape
 
 
@@ -108,6 +110,7 @@ def _cmd_table(args):
     return 0
 
 
+@cli_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m keras_convnets",

@@ -35,6 +35,9 @@ import time
 
 import numpy as np
 
+from keras_convnets._cli import check_output_dir, cli_errors
+from keras_convnets.deploy import atomic
+
 MODEL = "resnet20"
 # (steps, batch, train examples, eval examples, representative images). ResNet-20
 # trains at about 400 images/s on 2 cores: the full run (96,000 images, 1.8 epochs
@@ -58,10 +61,11 @@ def write_idx(path, array):
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
         int(d).to_bytes(4, "big") for d in array.shape
     )
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with gzip.open(tmp, "wb", compresslevel=1) as f:
+    with (
+        atomic.writing(path, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as f,
+    ):
         f.write(header + array.tobytes())
-    os.replace(tmp, path)
 
 
 def resolve_data(data_dir, work_dir):
@@ -81,8 +85,12 @@ def resolve_data(data_dir, work_dir):
     try:
         data.load_idx_dataset(data_dir, "test")
         data.load_idx_dataset(data_dir, "train")
-    except (ValueError, OSError):
-        pass
+    except (ValueError, OSError) as err:
+        if _idx_files(data_dir):
+            # Files are there but unreadable: say so rather than train on the sample.
+            raise ValueError(
+                f"`data_dir` {os.fspath(data_dir)!r} holds IDX files that cannot be read: {err}"
+            ) from None
     else:
         return data_dir, f"full Fashion-MNIST from {data_dir} (60,000 train / 10,000 test)"
     from keras_convnets.data.sample_data import load_fashion_mnist_sample
@@ -96,6 +104,13 @@ def resolve_data(data_dir, work_dir):
     return folder, (
         f"shipped sample of Fashion-MNIST (5,000 train / 1,000 test; no IDX files in {data_dir})"
     )
+
+
+def _idx_files(directory) -> list[str]:
+    """The MNIST-layout IDX file names present in ``directory``."""
+    if not os.path.isdir(directory):
+        return []
+    return [n for n in os.listdir(directory) if "-idx" in n and "-ubyte" in n]
 
 
 def _positive(name):
@@ -122,7 +137,11 @@ def parse_args(argv=None):
         description="Train ResNet-20 on Fashion-MNIST, export int8 TFLite, compare. Offline.",
     )
     p.add_argument("--output_dir", default=os.path.join("runs", "demo"))
-    p.add_argument("--data_dir", default=data.FASHION_MNIST_DIR, help="Fashion-MNIST IDX files.")
+    p.add_argument(
+        "--data_dir",
+        default=None,
+        help=f"Fashion-MNIST IDX files (default {data.FASHION_MNIST_DIR}, else the sample).",
+    )
     p.add_argument(
         "--steps", type=_positive("steps"), help="Training steps (default 1500; --small: 100)."
     )
@@ -171,14 +190,16 @@ def run(
     if batch_size is not None:
         plan["batch_size"] = batch_size
     start = time.perf_counter()
-    output_dir = os.fspath(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
+    output_dir = check_output_dir(output_dir, "output_dir")
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise ValueError(f"`data_dir` must be an existing folder. Received: data_dir={data_dir!r}")
 
     def say(text):
         print_fn(text)
         sys.stdout.flush()
 
     folder, source = resolve_data(data_dir or data.FASHION_MNIST_DIR, output_dir)
+    os.makedirs(output_dir, exist_ok=True)  # after the data check: a refused run leaves nothing
     say(f"[1/3] data: {source}")
     train_dir = os.path.join(output_dir, "train")
     cfg = TrainConfig(
@@ -238,11 +259,9 @@ def run(
         "interpreter_check": checked,
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
-    tmp = os.path.join(output_dir, f"demo.json.tmp.{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, os.path.join(output_dir, "demo.json"))
+    atomic.write_text(
+        os.path.join(output_dir, "demo.json"), json.dumps(result, indent=2, sort_keys=True) + "\n"
+    )
     lat = report["latency_ms"]
     say(
         "\n".join(
@@ -296,6 +315,7 @@ def _check_with_interpreter(path, images, labels):
     return {"images": int(len(images)), "correct": correct}
 
 
+@cli_errors
 def main(argv=None):
     """Command-line entry point."""
     args = parse_args(argv)

@@ -34,6 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_convnets._cli import check_output_file, cli_errors  # noqa: E402
+
 # Names this recipe reads itself; every name of keras_convnets.data.DATASETS works too.
 LOCAL_DATASETS = ("fashion_mnist_idx", "fashion_mnist_sample")
 PREPROCESS_CHOICES = ("none", "rescale", "caffe", "tf", "torch")
@@ -404,6 +406,7 @@ def _warn_full_image_crops(dataset, size):
         )
 
 
+@cli_errors
 def main(argv):
     if len(argv) > 1:
         _fail(f"Unexpected arguments: {argv[1:]}")
@@ -413,6 +416,8 @@ def main(argv):
         _fail(f"--scales takes integers. Received: --scales={','.join(FLAGS.scales)}")
     try:
         # Bad flag values reach the library's checks; they are usage errors.
+        if FLAGS.output:
+            check_output_file(FLAGS.output, "output")
         if FLAGS.run:
             result, ks, report = _evaluate_run()
         else:

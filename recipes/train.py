@@ -28,6 +28,7 @@ import sys
 
 from absl import app, flags
 
+from keras_convnets._cli import check_output_dir, cli_errors
 from keras_convnets.data import FOLDER_LAYOUTS
 from keras_convnets.training import config as config_lib
 
@@ -123,6 +124,7 @@ def config_from_flags() -> config_lib.TrainConfig:
     )
 
 
+@cli_errors
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -132,9 +134,13 @@ def main(argv):
     import keras_convnets  # noqa: F401  (registers every model)
     from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
 
+    fresh = not os.path.exists(FLAGS.model_dir)
     try:
+        check_output_dir(FLAGS.model_dir, "model_dir")
         train(config_from_flags())
     except ValueError as err:
+        if fresh and os.path.isdir(FLAGS.model_dir) and not os.listdir(FLAGS.model_dir):
+            os.rmdir(FLAGS.model_dir)  # a run refused before its first file leaves no trace
         print(f"error: {err}", file=sys.stderr)
         return 1
     except NonFiniteLossError as err:

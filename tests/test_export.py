@@ -114,6 +114,7 @@ def test_failed_conversion_leaves_nothing_and_keeps_previous_output(tmp_path, mo
     assert sorted(before) == [
         "r20.json",
         "r20.labels.txt",
+        "r20.manifest.json",
         "r20.parity.json",
         "r20.tflite",
     ]
@@ -154,7 +155,13 @@ def test_failed_savedmodel_leaves_no_partial_folder(tmp_path, monkeypatch):
         export_model(_build("resnet20", {}), out, format="savedmodel", arch="resnet20", **FAST)
     assert sorted(os.listdir(out)) == listing
     assert (out / "saved_model.pb").read_bytes() == pb
-    assert _files(tmp_path) == ["sm", "sm.json", "sm.labels.txt", "sm.parity.json"]
+    assert _files(tmp_path) == [
+        "sm",
+        "sm.json",
+        "sm.labels.txt",
+        "sm.manifest.json",
+        "sm.parity.json",
+    ]
 
 
 # ----------------------------------------------------------------------------- SavedModel
@@ -451,3 +458,33 @@ def test_cli_reports_bad_arguments_before_work(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Full-integer int8 needs representative data" in proc.stderr
     assert _files(tmp_path) == []
+
+
+def test_export_is_one_unit_with_a_manifest_and_cleans_dead_temporaries(tmp_path):
+    from keras_convnets.deploy import atomic
+    from keras_convnets.deploy.exporter import verify_export
+
+    out = tmp_path / "m.tflite"
+    # A temporary of a dead writer (pid 2**22 + 1 is above the default pid_max) and an
+    # interrupted commit's journal, as a SIGKILL between renames leaves them.
+    stale = tmp_path / f".m.tflite.tmp-{2**22 + 1}-abcdefgh"
+    stale.write_bytes(b"half")
+    export_model(_build("resnet20", {}), out, arch="resnet20", **FAST)
+    assert not stale.exists()
+    assert verify_export(out)["files"].keys() == {
+        "m.tflite",
+        "m.labels.txt",
+        "m.json",
+        "m.parity.json",
+    }
+    labels = tmp_path / "m.labels.txt"
+    labels.write_text("edited\n")
+    with pytest.raises(ValueError, match="m.labels.txt"):
+        verify_export(out)
+    # Roll forward: a journal of a dead process names a finished temporary -> final rename.
+    new = tmp_path / f".m.labels.txt.tmp-{2**22 + 1}-zzzzzzzz"
+    new.write_text("a\n")
+    journal = tmp_path / ".m.tflite.commit.json"
+    journal.write_text(json.dumps({"pid": 2**22 + 1, "pairs": [[str(new), str(labels)]]}))
+    assert atomic.recover(tmp_path) == [str(labels)]
+    assert labels.read_text() == "a\n" and not journal.exists() and not new.exists()

@@ -60,6 +60,7 @@ def test_bad_flags_are_refused(argv, message, capsys):
 def test_small_demo_end_to_end(tmp_path):
     # The sample (not the full files) keeps the data step identical on every machine.
     out = tmp_path / "demo"
+    (tmp_path / "no_data").mkdir()  # a folder without IDX files: the shipped sample
     proc = subprocess.run(
         [
             sys.executable,

@@ -442,6 +442,11 @@ def evaluate(
     """
     mode = _check_crops(crops)
     ks = _check_top_k(top_k)
+    if scales is not None and mode != "144":
+        # Ignoring them would report single-scale figures for a multi-scale request.
+        raise ValueError(
+            f"`scales` apply to crops='144' only. Received: scales={scales!r}, crops={crops!r}"
+        )
     if max_images is not None:
         max_images = _check_size(max_images, "max_images")
     counts = dict.fromkeys(ks, 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -30,8 +31,11 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 def read_idx(path) -> np.ndarray:
     """Reads an IDX file (optionally gzip-compressed) into a NumPy array."""
     opener = gzip.open if os.fspath(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"{os.fspath(path)!r} is truncated or corrupt: {err}.") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise ValueError(f"{os.fspath(path)!r} is not an IDX file (bad magic number).")
     dtype = np.dtype(_IDX_DTYPES[data[2]])
@@ -68,11 +72,14 @@ def load_idx_dataset(directory, split="train"):
                 break
         else:
             raise ValueError(
-                f"No {stem}[.gz] in {os.fspath(directory)!r}; expected MNIST-layout IDX files "
-                "(on Debian: apt-get install dataset-fashion-mnist)."
+                f"No {stem}[.gz] in data_dir {os.fspath(directory)!r}; expected MNIST-layout IDX "
+                "files (on Debian: apt-get install dataset-fashion-mnist)."
             )
-    images = read_idx(found["images"])[..., None]
-    labels = read_idx(found["labels"]).astype(np.int64)
+    try:
+        images = read_idx(found["images"])[..., None]
+        labels = read_idx(found["labels"]).astype(np.int64)
+    except ValueError as err:
+        raise ValueError(f"IDX files in data_dir {os.fspath(directory)!r}: {err}") from None
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels in {directory!r}.")
     return images, labels

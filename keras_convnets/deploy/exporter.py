@@ -9,8 +9,11 @@
    (:class:`keras_convnets.deploy.atomic.Staging`): the model, ``<stem>.labels.txt``,
    ``<stem>.json`` (metadata: signature, tensor names, shapes, dtypes,
    quantization, input normalisation) and ``<stem>.parity.json``;
-3. only when all succeeded are they renamed into place. A failed conversion
-   leaves no file and an older export intact.
+3. only when all succeeded are they renamed into place, as one unit: a journal
+   makes an interrupted set of renames finish at the next export or
+   :func:`verify_export`, and ``<stem>.manifest.json`` (SHA-256 of each file,
+   renamed last) lets a reader check the set. A failed conversion leaves no
+   file and an older export intact.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ def _read_labels(labels, classes):
             f"Received {len(labels)} labels."
         )
     return labels
+
+
+def _short(value):
+    return repr(value) if isinstance(value, (str, os.PathLike)) else f"<{type(value).__name__}>"
 
 
 def _check_count(name, value, minimum=1):
@@ -166,6 +173,13 @@ def export_model(
     _check_count("eval_count", eval_count)
     _check_count("latency_runs", latency_runs, 20)
     _check_count("qat_steps", qat_steps, 0)
+    _check_count("qat_batch_size", qat_batch_size)
+    _check_count("top_k", top_k)
+    if not (isinstance(qat_learning_rate, (int, float)) and 0 < qat_learning_rate < np.inf):
+        raise ValueError(
+            "`qat_learning_rate` must be finite and > 0. "
+            f"Received: qat_learning_rate={qat_learning_rate!r}"
+        )
     if quantize == "int8" and dataset is None and representative_images is None:
         raise ValueError(
             "Full-integer int8 needs representative data: pass `dataset` or "
@@ -188,6 +202,11 @@ def export_model(
         )
     if preprocessing_mode is not None:
         preprocessing.normalization(preprocessing_mode)
+    if mean_image is not None and pipeline != "cifar":
+        raise ValueError(
+            "`mean_image` is subtracted by pipeline='cifar' only. "
+            f"Received: mean_image={_short(mean_image)}, pipeline={pipeline!r}"
+        )
     if pipeline is not None:
         from keras_convnets import data
 
@@ -300,7 +319,7 @@ def export_model(
         "weights": os.fspath(weights) if weights is not None else None,
         "versions": _versions(),
     }
-    with atomic.Staging() as staging:
+    with atomic.Staging(manifest=stem + ".manifest.json") as staging:
         staged = staging.path(output, directory=(format == "savedmodel"))
         if format == "savedmodel":
             from keras_convnets.deploy import savedmodel
@@ -430,6 +449,16 @@ def export_model(
     if report["fold_max_abs_diff_prob"] is not None:
         log(f"BN folded: max |dprob| vs unfolded Keras {report['fold_max_abs_diff_prob']:.2e}")
     return report
+
+
+def verify_export(output) -> dict:
+    """Checks an export's files against its manifest; ``ValueError`` if they do not match.
+
+    Finishes first an export that was interrupted between its renames.
+    """
+    output = os.path.abspath(os.fspath(output))
+    stem = output[: -len(".tflite")] if output.endswith(".tflite") else output.rstrip(os.sep)
+    return atomic.verify_unit(stem + ".manifest.json")
 
 
 def _qat(

@@ -18,11 +18,14 @@ import weakref
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from keras_convnets.models import _compat
 from keras_convnets.models import weights as weights_lib
 
 POOLING_MODES = ("avg", "max", None)
+# Values accepted where a whole number is meant: Python and NumPy integers, never bool.
+_INTEGER_TYPES = (int, np.integer)
 
 # tf_keras model -> (registry name, build kwargs): the legacy twins only live in
 # this process. Keras 3 models carry theirs in their config (BuiltModel).
@@ -95,6 +98,23 @@ def deep_recursion(limit: int = 20_000):
         sys.setrecursionlimit(old)
 
 
+def check_bool(name: str, value, *, allow_none: bool = False):
+    """Raises ``ValueError`` unless ``value`` is a bool (or None when ``allow_none``).
+
+    ``"no"`` or ``0`` are refused rather than read by truthiness: ``conv_bias="no"``
+    would otherwise add biases.
+    """
+    if isinstance(value, bool) or (allow_none and value is None):
+        return
+    allowed = "True, False or None" if allow_none else "True or False"
+    raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}")
+
+
+def is_integer(value) -> bool:
+    """True for Python and NumPy integers, False for bool, float and anything else."""
+    return isinstance(value, _INTEGER_TYPES) and not isinstance(value, (bool, np.bool_))
+
+
 def check_common_args(
     *,
     arch: str,
@@ -104,14 +124,31 @@ def check_common_args(
     classes: int,
     classifier_activation,
     hosted: bool,
+    name=None,
 ):
     """Validates the arguments every builder shares, before any layer is built."""
-    if pooling not in POOLING_MODES:
+    check_bool("include_top", include_top)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"`name` must be a non-empty string. Received: name={name!r}")
+    if not (isinstance(pooling, str) or pooling is None) or pooling not in POOLING_MODES:
         raise ValueError(
             f"`pooling` must be one of 'avg', 'max' or None. Received: pooling={pooling!r}"
         )
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+    if include_top and pooling is not None:
+        # keras.applications ignores it silently; the caller surely meant a headless model.
+        raise ValueError(
+            "`pooling` applies only with include_top=False (the classifier has its own "
+            f"average pool). Received: include_top=True, pooling={pooling!r}"
+        )
+    if not is_integer(classes) or classes < 1:
         raise ValueError(f"`classes` must be an integer >= 1. Received: classes={classes!r}")
+    if not (classifier_activation is None or isinstance(classifier_activation, str)) and not (
+        callable(classifier_activation)
+    ):
+        raise ValueError(
+            "`classifier_activation` must be None, an activation name or a callable. "
+            f"Received: classifier_activation={classifier_activation!r}"
+        )
     if weights is None:
         pass
     elif weights == "imagenet":
@@ -168,18 +205,22 @@ def resolve_input_shape(
             f"image_data_format={api.image_data_format()!r}; call "
             "keras.config.set_image_data_format('channels_last')."
         )
-    if input_shape is None and input_tensor is not None:
-        shape = tuple(input_tensor.shape)
-        input_shape = shape[1:] if len(shape) == 4 else shape
+    if input_tensor is not None:
+        input_shape = _shape_from_tensor(input_tensor, input_shape)
     if input_shape is None:
         input_shape = tuple(default_shape)
-    try:
-        input_shape = tuple(None if d is None else int(d) for d in input_shape)
-    except TypeError:
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
         raise ValueError(
-            "`input_shape` must be a tuple (height, width, channels). "
+            "`input_shape` must be a tuple (height, width, channels) of integers. "
             f"Received: input_shape={input_shape!r}"
-        ) from None
+        )
+    if not all(d is None or is_integer(d) for d in input_shape):
+        # int(32.7) would silently build a 32x32 model.
+        raise ValueError(
+            "`input_shape` must hold integers (or None for a variable size). "
+            f"Received: input_shape={tuple(input_shape)!r}"
+        )
+    input_shape = tuple(None if d is None else int(d) for d in input_shape)
     if len(input_shape) != 3:
         raise ValueError(
             "`input_shape` must have rank 3: (height, width, channels). "
@@ -210,6 +251,26 @@ def resolve_input_shape(
                 f"{tuple(default_shape)}. Received: input_shape={input_shape}"
             )
     return input_shape
+
+
+def _shape_from_tensor(input_tensor, input_shape):
+    """The shape ``input_tensor`` gives, checked against an explicit ``input_shape``."""
+    shape = getattr(input_tensor, "shape", None)
+    if shape is None:
+        raise ValueError(
+            "`input_tensor` must be a Keras tensor such as keras.Input((32, 32, 3)). "
+            f"Received: input_tensor={input_tensor!r}"
+        )
+    shape = tuple(None if d is None else int(d) for d in shape)
+    tensor_shape = shape[1:] if len(shape) == 4 else shape
+    if input_shape is None:
+        return tensor_shape
+    if isinstance(input_shape, Sequence) and tuple(input_shape) == tensor_shape:
+        return input_shape
+    raise ValueError(
+        "`input_shape` contradicts `input_tensor`: pass one of them, or the same shape. "
+        f"Received: input_shape={input_shape!r}, input_tensor of shape {shape}"
+    )
 
 
 def make_input(api: _compat.KerasAPI, input_shape, input_tensor):
@@ -259,6 +320,8 @@ def finish_model(
     build spec that :func:`build_spec` returns and the ``tf_keras`` twin is
     rebuilt from.
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`name` must be a non-empty string. Received: name={name!r}")
     spec_kwargs = dict(
         include_top=include_top,
         input_shape=input_shape,

@@ -201,6 +201,7 @@ def GoogLeNet(
         classes=classes,
         classifier_activation=classifier_activation,
         hosted=False,
+        name=name,
     )
     with_aux = bool(include_top) and aux_logits
     api = _compat.resolve(keras_module)

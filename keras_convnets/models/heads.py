@@ -14,8 +14,19 @@ from __future__ import annotations
 MAIN_OUTPUT = "predictions"
 
 
+def check_model(model, arg: str = "model"):
+    """Raises ``TypeError`` unless ``model`` is a Keras (3 or tf_keras) model."""
+    if not (hasattr(model, "layers") and hasattr(model, "outputs") and hasattr(model, "inputs")):
+        hint = " (a registry name: build it with get_model first)" if isinstance(model, str) else ""
+        raise TypeError(
+            f"`{arg}` must be a Keras model{hint}. Received: {arg}={model!r} of type "
+            f"{type(model).__name__}"
+        )
+
+
 def output_names(model) -> list[str]:
     """Names of the model's outputs, in order (the layer names that produce them)."""
+    check_model(model)
     names = getattr(model, "output_names", None)
     if names:
         return list(names)
@@ -35,6 +46,7 @@ def inference_model(model, output=MAIN_OUTPUT):
         >>> keras_convnets.inference_model(m) is m
         True
     """
+    check_model(model)
     if len(model.outputs) == 1:
         return model
     names = output_names(model)
@@ -57,11 +69,21 @@ def with_aux_targets(dataset, model_or_names):
     ``model_or_names``: a model, or a list of output names. Single-output
     models get the dataset back unchanged.
     """
-    names = (
-        list(model_or_names)
-        if isinstance(model_or_names, (list, tuple))
-        else output_names(model_or_names)
-    )
+    if isinstance(model_or_names, (list, tuple)):
+        names = list(model_or_names)
+        if not names or not all(isinstance(n, str) for n in names):
+            raise TypeError(
+                "`model_or_names` must be a model or a non-empty list of output names. "
+                f"Received: model_or_names={model_or_names!r}"
+            )
+    else:
+        check_model(model_or_names, "model_or_names")
+        names = output_names(model_or_names)
+    if not hasattr(dataset, "map"):
+        raise TypeError(
+            "`dataset` must be a tf.data.Dataset of (x, y) or (x, y, w). "
+            f"Received: dataset of type {type(dataset).__name__}"
+        )
     if len(names) == 1:
         return dataset
 
@@ -78,5 +100,7 @@ def loss_weights(name_or_model) -> dict | None:
     """The paper's loss weights per output (e.g. ``{"predictions": 1.0, "aux1": 0.3, ...}``)."""
     from keras_convnets.models import registry
 
+    if not isinstance(name_or_model, str):
+        check_model(name_or_model, "name_or_model")
     name = name_or_model if isinstance(name_or_model, str) else name_or_model.name
     return registry.model_info(name).loss_weights

@@ -339,6 +339,7 @@ def Inception(
         classes=classes,
         classifier_activation=classifier_activation,
         hosted=arch in weights_lib.HOSTED_WEIGHTS,
+        name=name,
     )
     with_aux = include_top and aux_logits
     if weights == "imagenet" and with_aux:

@@ -9,6 +9,7 @@ documentation cannot drift from the code.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class ModelInfo:
 
     def build(self, **overrides: Any):
         kwargs = dict(self.overrides)
+        for key, value in overrides.items():
+            # The fixed arguments define the model (plain20 is residual=False): a
+            # contradicting override would build another network under this name.
+            if key in self.overrides and key != "name" and value != self.overrides[key]:
+                raise ValueError(
+                    f"Model {self.name!r} is defined with {key}={self.overrides[key]!r}; it "
+                    f"cannot be built with {key}={value!r}. Received: {key}={value!r}"
+                )
         kwargs.update(overrides)
         return self.builder(**kwargs)
 
@@ -61,6 +70,11 @@ def list_models(pattern: str | None = None) -> list[str]:
         >>> keras_convnets.list_models("resnet1*")
         ['resnet101', 'resnet110', 'resnet1202', 'resnet152', 'resnet18']
     """
+    if pattern is not None and not isinstance(pattern, str):
+        raise TypeError(
+            f"`pattern` must be a shell pattern string such as 'resnet*', or None. "
+            f"Received: pattern={pattern!r}"
+        )
     names = sorted(_REGISTRY)
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
@@ -69,14 +83,22 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 def model_info(name: str) -> ModelInfo:
     """The metadata of a registered model."""
-    key = name.lower() if isinstance(name, str) else name
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a registry name (a string). Received: name={name!r}")
+    key = name.lower()
     if key not in _REGISTRY:
-        raise ValueError(f"Unknown model {name!r}. Registered models: {', '.join(list_models())}")
+        close = difflib.get_close_matches(key, list_models(), n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(
+            f"Unknown model {name!r}.{hint} Registered models: {', '.join(list_models())}"
+        )
     return _REGISTRY[key]
 
 
-def get_model(name: str, **overrides: Any):
+def get_model(name: str, /, **overrides: Any):
     """Builds a registered model; keyword arguments override the builder's defaults.
+
+    ``name`` is positional-only, so ``name=`` is the builder's own (the model's name).
 
     Example:
         >>> import keras_convnets

@@ -193,14 +193,14 @@ def ResNet(
     spec = RESNET_SPECS[arch]
     shortcut = spec.default_shortcut if shortcut is None else shortcut
     classes = spec.default_classes if classes is None else classes
-    conv_bias = spec.default_conv_bias if conv_bias is None else bool(conv_bias)
+    _common.check_bool("conv_bias", conv_bias, allow_none=True)
+    conv_bias = spec.default_conv_bias if conv_bias is None else conv_bias
     name = arch if name is None else name
     if shortcut not in SHORTCUTS:
         raise ValueError(
             f"`shortcut` must be one of 'A', 'B' or 'C'. Received: shortcut={shortcut!r}"
         )
-    if not isinstance(residual, bool):
-        raise ValueError(f"`residual` must be True or False. Received: residual={residual!r}")
+    _common.check_bool("residual", residual)
     hosted = arch in weights_lib.HOSTED_WEIGHTS
     _common.check_common_args(
         arch=arch,
@@ -210,6 +210,7 @@ def ResNet(
         classes=classes,
         classifier_activation=classifier_activation,
         hosted=hosted,
+        name=name,
     )
     if weights == "imagenet" and (shortcut != "B" or not residual or not conv_bias):
         raise ValueError(

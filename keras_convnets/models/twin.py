@@ -16,6 +16,10 @@ def copy_weights(source, target):
     Both models may be Keras 3 or tf_keras. Raises ``ValueError`` before
     assigning anything if a layer with weights has no namesake or the shapes differ.
     """
+    from keras_convnets.models import heads
+
+    heads.check_model(source, "source")
+    heads.check_model(target, "target")
     by_name = {layer.name: layer for layer in source.layers}
     plan = []
     for layer in target.layers:
@@ -63,6 +67,11 @@ def tf_keras_twin(model, arch=None, **build_kwargs):
     """
     import tf_keras
 
+    from keras_convnets.models import heads
+
+    heads.check_model(model)
+    if arch is not None and not isinstance(arch, str):
+        raise TypeError(f"`arch` must be a registry name or None. Received: arch={arch!r}")
     spec = _common.build_spec(model)
     if arch is None:
         if spec is None:

@@ -14,8 +14,11 @@ differ. If loading still fails, the model's previous weights are restored.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import warnings
+import zipfile
 
 import h5py
 import keras
@@ -117,6 +120,7 @@ def _check_keras3_file(model, path):
             )
         group = f["layers"]
         used: dict[str, int] = {}
+        missing: list[str] = []
         for layer in model.layers:
             base = _snake_case(type(layer).__name__)
             if base in used:
@@ -129,6 +133,8 @@ def _check_keras3_file(model, path):
             if key not in group:
                 if expected:
                     raise _mismatch(path, model, layer, f"layers/{key}", expected, "nothing")
+                if type(layer).__name__ in _MERGE_LAYERS:
+                    missing.append(layer.name)
                 continue
             stored = group[key].get("vars")
             found = [tuple(stored[str(i)].shape) for i in range(len(stored))] if stored else []
@@ -140,6 +146,40 @@ def _check_keras3_file(model, path):
                 f"Weights file {os.fspath(path)!r} holds {extra} layer(s) more than model "
                 f"{model.name!r} has. Nothing was loaded."
             )
+    _warn_other_architecture(path, model, missing)
+
+
+# Weightless layers that make the architecture (residual additions, branch concatenations):
+# missing from a file with matching variable shapes, they reveal another network.
+_MERGE_LAYERS = ("Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum", "Minimum")
+
+
+def _warn_other_architecture(path, model, missing):
+    # Same variable shapes, other network: plain-20 weights fit ResNet-20 exactly,
+    # but the file has none of its weightless `Add` layers.
+    if missing:
+        warnings.warn(
+            f"Weights file {os.fspath(path)!r} was saved from another architecture than model "
+            f"{model.name!r}: its layers {missing[:3]} (of {len(missing)}) are absent from the "
+            "file (e.g. a plain network's weights loaded into a residual one). Loading anyway: "
+            "the variable shapes match.",
+            stacklevel=3,
+        )
+
+
+def _check_keras_archive(model, path):
+    """The layer names in a ``.keras`` archive's config against ``model``'s."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"`weights` file {os.fspath(path)!r} is not a valid `.keras` archive (truncated or "
+            "corrupt?). Nothing was loaded."
+        )
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    stored = {layer.get("name") for layer in config.get("config", {}).get("layers", [])}
+    ours = [layer.name for layer in model.layers if type(layer).__name__ in _MERGE_LAYERS]
+    if stored:
+        _warn_other_architecture(path, model, [n for n in ours if n not in stored])
 
 
 def _check_legacy_file(model, path):
@@ -151,6 +191,8 @@ def _check_legacy_file(model, path):
                 "legacy Keras 2 HDF5 weights file. Nothing was loaded."
             )
         names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs["layer_names"]]
+        merges = [ly.name for ly in model.layers if type(ly).__name__ in _MERGE_LAYERS]
+        missing = [n for n in merges if n not in set(names)]
         stored = []
         for name in names:
             weight_names = root[name].attrs.get("weight_names", [])
@@ -174,6 +216,7 @@ def _check_legacy_file(model, path):
                 f"Weights file {os.fspath(path)!r} holds {len(stored)} layers with weights, "
                 f"model {model.name!r} has {len(ours)}: {first}. Nothing was loaded."
             )
+    _warn_other_architecture(path, model, missing)
 
 
 def load_weights_checked(model, path):
@@ -192,10 +235,18 @@ def load_weights_checked(model, path):
             f"`weights` must be a file ending in {', '.join(WEIGHT_SUFFIXES)}. Received: {path!r}"
         )
     is_keras3_model = isinstance(model, keras.Model)
-    if path.endswith(".weights.h5") and is_keras3_model:
-        _check_keras3_file(model, path)
-    elif path.endswith(".h5") and not path.endswith(".weights.h5"):
-        _check_legacy_file(model, path)
+    try:
+        if path.endswith(".weights.h5") and is_keras3_model:
+            _check_keras3_file(model, path)
+        elif path.endswith(".h5") and not path.endswith(".weights.h5"):
+            _check_legacy_file(model, path)
+        elif path.endswith(".keras"):
+            _check_keras_archive(model, path)
+    except (OSError, KeyError, json.JSONDecodeError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"`weights` file {path!r} cannot be read (truncated or corrupt?): {err}. "
+            "Nothing was loaded."
+        ) from None
     before = model.get_weights()
     try:
         model.load_weights(path)

@@ -234,10 +234,26 @@ class TrainConfig:
                 f"`precision` must be one of {', '.join(PRECISIONS)}. "
                 f"Received: precision={self.precision!r}"
             )
-        for name in ("batch_size", "steps", "checkpoint_every", "log_every"):
+        counts = ("batch_size", "steps", "checkpoint_every", "log_every", "keep_checkpoints")
+        for name in counts + ("max_train_examples", "max_eval_examples"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
+        # A negative or NaN rate trains the wrong way without a word (issue 13).
+        for name, low in (("lr", "> 0"), ("weight_decay", ">= 0"), ("collective_timeout_s", "> 0")):
+            value = getattr(self, name)
+            ok = value is None or (0 < value < math.inf if low == "> 0" else 0 <= value < math.inf)
+            if not ok:
+                raise ValueError(f"`{name}` must be finite and {low}. Received: {name}={value!r}")
+        if self.seed < 0 or self.verbose not in (0, 1, 2):
+            raise ValueError(
+                f"`seed` must be >= 0 and `verbose` 0, 1 or 2. Received: seed={self.seed!r}, "
+                f"verbose={self.verbose!r}"
+            )
+        if self.manual_dir is not None and not os.path.isdir(self.manual_dir):
+            raise ValueError(
+                f"`manual_dir` must be an existing folder. Received: manual_dir={self.manual_dir!r}"
+            )
         if self.val_fraction is not None and not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(
                 f"`val_fraction` must be in [0, 1). Received: val_fraction={self.val_fraction!r}"

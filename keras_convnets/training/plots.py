@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import os
 
+from keras_convnets.deploy import atomic
+
 
 def write_csv_atomic(path, rows: list[dict]):
     """Writes the history rows (one per epoch) as CSV, atomically."""
@@ -13,12 +15,10 @@ def write_csv_atomic(path, rows: list[dict]):
     keys = list(rows[0])
     for row in rows[1:]:
         keys.extend(k for k in row if k not in keys)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
+    with atomic.writing(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def plot_curves(path, curves: dict, *, title="", ylabel="error (%)", xlabel="epoch"):
@@ -56,9 +56,8 @@ def plot_curves(path, curves: dict, *, title="", ylabel="error (%)", xlabel="epo
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = f"{path}.tmp.{os.getpid()}.png"
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    with atomic.writing(path, "wb") as f:
+        fig.savefig(f, format=os.path.splitext(path)[1].lstrip(".") or "png")
 
 
 def plot_history(path, history: list[dict], title=""):

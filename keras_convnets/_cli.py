@@ -1,0 +1,135 @@
+"""The error layer every command-line entry point shares: one sentence, no traceback.
+
+:func:`cli_errors` wraps a ``main`` function. The exceptions a user can cause
+(bad flags or files: ``ValueError``, ``TypeError``, ``OSError``; a full disk;
+an unreadable input TensorFlow reports; Ctrl-C) become ``error: <sentence>`` on
+stderr and a non-zero exit status. Anything else is a bug and keeps its
+traceback.
+
+:func:`check_output_dir` and :func:`check_output_file` refuse, before any
+work, an output path that is an existing entry of the wrong kind or cannot be
+written (read-only file system, ``/proc``), without creating anything.
+
+Example:
+    >>> @cli_errors
+    ... def main():
+    ...     raise ValueError("`--lr` must be > 0. Received: lr=-0.1")
+    >>> main()  # doctest: +SKIP
+    error: `--lr` must be > 0. Received: lr=-0.1
+    1
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import sys
+import tempfile
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
+
+
+def one_sentence(err: BaseException) -> str:
+    """The message of ``err`` on one line, saying what happened in the user's terms."""
+    if isinstance(err, KeyboardInterrupt):
+        return (
+            "interrupted (Ctrl-C); outputs are written atomically, so the previous ones are "
+            "intact and a training run resumes from its last checkpoint."
+        )
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        where = f" while writing {err.filename!r}" if err.filename else ""
+        return f"no space left on device{where}; the previous outputs are intact."
+    if _is_tf_error(err, "ResourceExhaustedError"):
+        return (
+            "resource exhausted (disk full or out of memory); the previous outputs are intact. "
+            + _first_line(getattr(err, "message", str(err)))
+        )
+    if isinstance(err, OSError) and err.strerror:
+        where = f": {os.fspath(err.filename)!r}" if err.filename else ""
+        return f"{err.strerror}{where}."
+    if _is_tf_error(err, "OpError"):
+        return f"{type(err).__name__}: " + _first_line(getattr(err, "message", str(err)))
+    return _first_line(str(err)) or type(err).__name__
+
+
+def _first_line(text: str) -> str:
+    # TensorFlow appends the graph location on further lines; the first says what.
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _is_tf_error(err, name) -> bool:
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return False
+    cls = getattr(tf.errors, name, None)
+    return cls is not None and isinstance(err, cls)
+
+
+def _known(err) -> bool:
+    return isinstance(err, (ValueError, TypeError, OSError, KeyboardInterrupt)) or _is_tf_error(
+        err, "OpError"
+    )
+
+
+def cli_errors(main):
+    """Decorates ``main``: known errors become one sentence on stderr and exit status 1 (130)."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except BaseException as err:
+            if not _known(err):
+                raise
+            print(f"error: {one_sentence(err)}", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED if isinstance(err, KeyboardInterrupt) else EXIT_ERROR
+
+    return wrapper
+
+
+def _existing_ancestor(path: str) -> str:
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def _probe_writable(directory: str, flag: str, value) -> None:
+    # os.access() says yes to root on a read-only mount or /proc; a real probe does not.
+    try:
+        probe = tempfile.mkdtemp(prefix=".write-probe-", dir=directory)
+    except OSError as err:
+        raise ValueError(
+            f"`{flag}` {os.fspath(value)!r} cannot be written: {err.strerror} in {directory!r}."
+        ) from None
+    os.rmdir(probe)
+
+
+def check_output_dir(path, flag="model_dir") -> str:
+    """Checks that ``path`` is, or can be created as, a writable folder; creates nothing."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"`{flag}` must be a folder path. Received: {flag}={path!r}")
+    path = os.fspath(path)
+    ancestor = _existing_ancestor(path)
+    if not os.path.isdir(ancestor):
+        what = "is an existing file" if ancestor == os.path.abspath(path) else "is under a file"
+        raise ValueError(
+            f"`{flag}` {path!r} {what} ({ancestor!r}); pass a folder. Received: {flag}={path!r}"
+        )
+    _probe_writable(ancestor, flag, path)
+    return path
+
+
+def check_output_file(path, flag="output") -> str:
+    """Checks that ``path`` can be written as a file (its folder exists or can be created)."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"`{flag}` must be a file path. Received: {flag}={path!r}")
+    path = os.fspath(path)
+    check_output_dir(os.path.dirname(os.path.abspath(path)), flag)
+    return path
