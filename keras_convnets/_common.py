@@ -17,7 +17,7 @@ import sys
 import weakref
 from collections.abc import Sequence
 
-from keras_convnets import _compat
+from keras_convnets import _compat, pretrained
 from keras_convnets import weights as weights_lib
 
 POOLING_MODES = ("avg", "max", None)
@@ -65,6 +65,14 @@ def check_common_args(
         raise ValueError(f"`classes` must be an integer >= 1. Received: classes={classes!r}")
     if weights is None:
         pass
+    elif pretrained.is_source(weights):  # "torchvision", "timm:<tag>", a .pth/.safetensors file
+        pretrained.check_args(
+            arch,
+            weights,
+            include_top=include_top,
+            classes=classes,
+            classifier_activation=classifier_activation,
+        )
     elif weights == "imagenet":
         if not hosted:
             raise ValueError(
@@ -226,6 +234,8 @@ def finish_model(
     if weights == "imagenet":
         path = weights_lib.fetch_imagenet_weights(arch, include_top=include_top)
         weights_lib.load_weights_checked(model, path)
+    elif pretrained.is_source(weights):
+        pretrained.load_into(model, arch, weights, include_top=include_top)
     elif weights is not None:
         weights_lib.load_weights_checked(model, weights)
     return model

@@ -17,7 +17,7 @@ EXTRAS = {
     "InceptionV2": ["aux_logits", "dropout", "keras_module"],
     "InceptionV3": ["aux_logits", "dropout", "keras_module"],
 }
-RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "keras_module"]
+RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "style", "keras_module"]
 SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3"}
 
 

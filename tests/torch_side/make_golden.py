@@ -1,0 +1,50 @@
+"""Writes tests/data/pretrained/golden_<model>.npz (PyTorch venv; `make test-torch` runs it).
+
+The torchvision model's state-dict keys and shapes, and its logits on
+``golden_inputs()`` with the NumPy state dict of ``pretrained_golden`` loaded.
+Also writes the tiny ``torch.save`` file the default suite reads
+(``tiny_state.pth``: known values, a transposed view, float16, int64, 0-d).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pretrained_golden as pg  # noqa: E402
+from torch_reference import build  # noqa: E402
+
+
+def golden(model: str, library: str):
+    net = build(library, model).eval()
+    spec = [[k, list(v.shape)] for k, v in net.state_dict().items()]
+    state = pg.numpy_state_dict(spec)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    x = torch.from_numpy(pg.golden_inputs().transpose(0, 3, 1, 2).copy())
+    with torch.no_grad():
+        logits = net(x).numpy()
+    pg.save_golden(model, spec, logits)
+    print(pg.golden_path(model), logits.shape)
+
+
+def tiny_state():
+    state = {
+        "a": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+        "t": torch.arange(8, dtype=torch.float32).reshape(4, 2).t(),
+        "h": torch.tensor([0.5, -2.0], dtype=torch.float16),
+        "n": torch.tensor([7, -3], dtype=torch.int64),
+        "s": torch.tensor(3.25),
+        "bf": torch.tensor([1.5, -0.25], dtype=torch.bfloat16),
+    }
+    path = os.path.join(pg.GOLDEN_DIR, "tiny_state.pth")
+    torch.save(state, path)
+    print(path)
+
+
+if __name__ == "__main__":
+    for model, library in pg.GOLDEN_MODELS.items():
+        golden(model, library)
+    tiny_state()
