@@ -37,6 +37,19 @@ class ModelInfo:
     notes: str = ""
     paper_rows: dict | None = None  # per-block printed figures for the cost report
 
+    @property
+    def weights(self) -> tuple:
+        """The converted torchvision/timm weights this model (or its ``*_torch`` variant) takes.
+
+        Each :class:`keras_convnets.pretrained.WeightsEntry` gives the source,
+        tag, licence, published top-1/top-5 with its resolution and crop, the
+        preprocessing and the ``variant`` it loads into. ``hosted_weights``
+        says whether keras.applications' ``weights="imagenet"`` file exists too.
+        """
+        from keras_convnets import pretrained
+
+        return pretrained.entries_for(self.name)
+
     def build(self, **overrides: Any):
         kwargs = dict(self.overrides)
         kwargs.update(overrides)
@@ -108,6 +121,16 @@ def markdown_table(pattern: str | None = None) -> str:
         lines.append(
             f"| `{name}` | {info.family} | {shape} | {info.params:,} | "
             f"{info.macs / 1e9:.3f} G | {', '.join(paper) or '-'} | {info.preprocessing} | "
-            f"{'hosted (keras.applications files)' if info.hosted_weights else '-'} |"
+            f"{_weights_cell(info)} |"
         )
     return "\n".join(lines)
+
+
+def _weights_cell(info: ModelInfo) -> str:
+    cell = ["`imagenet` (keras.applications)"] if info.hosted_weights else []
+    entries = info.weights
+    if entries and entries[0].variant != info.name:
+        cell.append(f"torchvision/timm: see `{entries[0].variant}`")
+    else:
+        cell += [f"{e.source}:{e.tag} ({e.top1:.2f}%)" for e in entries]
+    return "<br>".join(cell) or "-"
