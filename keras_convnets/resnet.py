@@ -41,7 +41,7 @@ from keras_convnets import weights as weights_lib
 BN_EPSILON = 1.001e-5  # as keras.applications
 # style="torch": the layout of torchvision's and timm's ResNets, whose weights it loads.
 TORCH_BN_EPSILON = 1e-5
-STYLES = ("paper", "torch")
+STYLES = pretrained.STYLES
 # Moving-statistics momentum 0.9 (PyTorch's 0.1, fb.resnet.torch): with Keras'
 # default 0.99 the inference-mode statistics of a short run (the CIFAR-size
 # experiments, fine-tuning) lag thousands of steps behind the weights. It is
@@ -348,17 +348,7 @@ def _check_style(style, weights):
     on even sizes); batch norm epsilon 1e-5; no convolution biases. Layer names
     are the paper style's, so torchvision/timm checkpoints map onto them.
     """
-    torch_weights = pretrained.is_source(weights)
-    if style is None:
-        return "torch" if torch_weights else "paper"
-    if style not in STYLES:
-        raise ValueError(f"`style` must be 'paper' or 'torch'. Received: style={style!r}")
-    if torch_weights and style != "torch":
-        raise ValueError(
-            f"`weights={weights!r}` need style='torch' (torchvision's and timm's ResNet v1.5). "
-            f"Received: style={style!r}"
-        )
-    return style
+    return pretrained.resolve_style(style, weights)
 
 
 _DOC = """Builds {title} ({where}).

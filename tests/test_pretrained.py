@@ -23,7 +23,7 @@ import pretrained_golden as pg
 import pytest
 from safetensors.numpy import save_file
 
-from keras_convnets import pretrained, registry, resnet
+from keras_convnets import googlenet, pretrained, registry, resnet
 from keras_convnets.__main__ import main
 from keras_convnets.pretrained import download, readers, sources
 
@@ -105,6 +105,31 @@ def test_resnet18_golden_logits_from_numpy_state_dict(tmp_path):
     assert model.get_layer("conv3_block1_1_pad") is not None  # style='torch' was picked
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     np.testing.assert_array_equal(np.argsort(-logits)[:, :5], np.argsort(-expected)[:, :5])
+
+
+def test_googlenet_golden_logits_from_numpy_state_dict(tmp_path):
+    path, expected = _golden_state("googlenet", tmp_path)
+    model = googlenet.GoogLeNet(weights=str(path), input_shape=pg.INPUT_SHAPE[1:],
+                                classifier_activation=None)  # fmt: skip
+    assert model.output_names == ["predictions"]  # no aux heads in the torch style
+    assert model.get_layer("inception_3a_5x5").kernel_size == (3, 3)  # pytorch/vision#906
+    logits = model(pg.golden_inputs(), training=False).numpy()
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_array_equal(np.argsort(-logits)[:, :5], np.argsort(-expected)[:, :5])
+
+
+def test_googlenet_torch_style_options():
+    model = googlenet.GoogLeNet(style="torch", include_top=False, input_shape=(115, 115, 3))
+    # ceil mode: 115 -> conv1 58 -> pool1 ceil(55 / 2) + 1 = 29 (floor mode: 28),
+    assert model.get_layer("pool1_3x3").output.shape[1] == 29
+    assert model.get_layer("pool4_2x2").output.shape[1] == 4  # 7 -> ceil(5 / 2) + 1 (floor: 3)
+    with pytest.raises(ValueError, match="aux_logits=True"):
+        googlenet.GoogLeNet(style="torch", aux_logits=True)
+    with pytest.raises(ValueError, match="fixed input size"):
+        googlenet.GoogLeNet(style="torch", include_top=False, input_shape=(None, None, 3))
+    with pytest.raises(ValueError, match="need style='torch'"):
+        googlenet.GoogLeNet(style="paper", weights="torchvision")
+    assert googlenet.GoogLeNet(input_shape=(96, 96, 3)).output_names[1:] == ["aux1", "aux2"]
 
 
 def test_golden_fails_for_the_paper_architecture(tmp_path):

@@ -12,8 +12,8 @@ import keras_convnets
 
 BUILDERS = [n for n in keras_convnets.__all__ if n[0].isupper() and n != "ModelInfo"]
 EXTRAS = {
-    "GoogLeNet": ["aux_logits", "batch_norm", "keras_module"],
-    "InceptionV1": ["aux_logits", "batch_norm", "keras_module"],
+    "GoogLeNet": ["aux_logits", "batch_norm", "style", "keras_module"],
+    "InceptionV1": ["aux_logits", "batch_norm", "style", "keras_module"],
     "InceptionV2": ["aux_logits", "dropout", "keras_module"],
     "InceptionV3": ["aux_logits", "dropout", "keras_module"],
 }

@@ -51,6 +51,28 @@ def is_source(weights) -> bool:
     return weights.endswith(readers.STATE_DICT_SUFFIXES)
 
 
+STYLES = ("paper", "torch")
+
+
+def resolve_style(style, weights) -> str:
+    """A builder's ``style``: ``None`` becomes ``"torch"`` for torchvision/timm weights.
+
+    ``"paper"`` is the published architecture (the default); ``"torch"`` the
+    layout of torchvision's (and timm's) model, which their weights need.
+    """
+    torch_weights = is_source(weights)
+    if style is None:
+        return "torch" if torch_weights else "paper"
+    if style not in STYLES:
+        raise ValueError(f"`style` must be 'paper' or 'torch'. Received: style={style!r}")
+    if torch_weights and style != "torch":
+        raise ValueError(
+            f"`weights={os.fspath(weights)!r}` need style='torch' (the torchvision/timm "
+            f"architecture). Received: style={style!r}"
+        )
+    return style
+
+
 def resolve(arch: str, weights) -> WeightsEntry | str:
     """The :class:`WeightsEntry` ``weights`` names for ``arch``, or the local file's path."""
     weights = os.fspath(weights)
@@ -151,5 +173,6 @@ __all__ = [
     "load_into",
     "readers",
     "resolve",
+    "resolve_style",
     "sources",
 ]
