@@ -17,17 +17,34 @@ import os
 import numpy as np
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "data", "pretrained")
-GOLDEN_MODELS = {"resnet18": "torchvision", "googlenet": "torchvision"}
+GOLDEN_MODELS = {
+    "resnet18": "torchvision",
+    "googlenet": "torchvision",
+    "inception_v3": "torchvision",
+}
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 INPUT_SHAPE = (2, 75, 75, 3)  # odd sizes: the stride-2 paddings of both libraries must agree
 SEED = 1234
 
 
-def golden_path(model: str) -> str:
-    return os.path.join(GOLDEN_DIR, f"golden_{model}.npz")
+def golden_path(model: str, folder: str = GOLDEN_DIR) -> str:
+    return os.path.join(folder, f"golden_{model}.npz")
 
 
 def golden_inputs() -> np.ndarray:
     return np.random.default_rng(SEED).standard_normal(INPUT_SHAPE).astype(np.float32)
+
+
+def keras_inputs(model: str, x: np.ndarray) -> np.ndarray:
+    """What our model takes for the torch model's ImageNet-normalized ``x``.
+
+    torchvision's Inception v3 has transform_input=True with its weights, i.e.
+    it rescales to [-1, 1]; our inception_v3_torch takes that scaling directly.
+    """
+    if model != "inception_v3":
+        return x
+    return (x * IMAGENET_STD / 0.5 + (IMAGENET_MEAN - 0.5) / 0.5).astype(np.float32)
 
 
 def _value(rng, key, shape):
@@ -48,14 +65,13 @@ def numpy_state_dict(spec: list, seed: int = SEED) -> dict[str, np.ndarray]:
     return {key: _value(rng, key, tuple(shape)) for key, shape in spec}
 
 
-def load_golden(model: str):
-    """``(spec, logits)`` checked in for ``model``."""
-    with np.load(golden_path(model)) as f:
+def load_golden(model: str, folder: str = GOLDEN_DIR):
+    """``(spec, logits)`` checked in for ``model`` (or written to ``folder``)."""
+    with np.load(golden_path(model, folder)) as f:
         return json.loads(str(f["spec"])), f["logits"]
 
 
-def save_golden(model: str, spec: list, logits: np.ndarray) -> None:
-    os.makedirs(GOLDEN_DIR, exist_ok=True)
-    tmp = golden_path(model) + ".tmp.npz"
+def save_golden(model: str, spec: list, logits: np.ndarray, folder: str = GOLDEN_DIR) -> None:
+    tmp = golden_path(model, folder) + ".tmp.npz"
     np.savez_compressed(tmp, spec=np.array(json.dumps(spec)), logits=logits.astype(np.float32))
-    os.replace(tmp, golden_path(model))
+    os.replace(tmp, golden_path(model, folder))

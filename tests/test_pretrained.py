@@ -23,7 +23,7 @@ import pretrained_golden as pg
 import pytest
 from safetensors.numpy import save_file
 
-from keras_convnets import googlenet, pretrained, registry, resnet
+from keras_convnets import googlenet, inception_v3, pretrained, registry, resnet
 from keras_convnets.__main__ import main
 from keras_convnets.pretrained import download, readers, sources
 
@@ -118,6 +118,20 @@ def test_googlenet_golden_logits_from_numpy_state_dict(tmp_path):
     np.testing.assert_array_equal(np.argsort(-logits)[:, :5], np.argsort(-expected)[:, :5])
 
 
+def test_inception_v3_golden_logits_from_numpy_state_dict(tmp_path):
+    path, expected = _golden_state("inception_v3", tmp_path)
+    model = inception_v3.InceptionV3(weights=str(path), input_shape=pg.INPUT_SHAPE[1:],
+                                     classifier_activation=None)  # fmt: skip
+    assert model.output_names == ["predictions"]
+    assert model.get_layer("mixed0_pool_pad").padding == ((1, 1), (1, 1))
+    x = pg.keras_inputs("inception_v3", pg.golden_inputs())  # torchvision's transform_input
+    logits = model(x, training=False).numpy()
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_array_equal(np.argsort(-logits)[:, :5], np.argsort(-expected)[:, :5])
+    with pytest.raises(ValueError, match="without the auxiliary head"):
+        inception_v3.InceptionV2(style="torch")
+
+
 def test_googlenet_torch_style_options():
     model = googlenet.GoogLeNet(style="torch", include_top=False, input_shape=(115, 115, 3))
     # ceil mode: 115 -> conv1 58 -> pool1 ceil(55 / 2) + 1 = 29 (floor mode: 28),
@@ -202,9 +216,16 @@ def test_sources_table_and_model_info_weights():
         assert all(e.variant == f"resnet{d}_torch" for e in infos)
         assert registry.model_info(f"resnet{d}").weights == infos  # the variant they need
     assert {"timm:resnet50.a1_in1k", "timm:resnet101.a1h_in1k"} <= ids
+    assert {"torchvision:googlenet.IMAGENET1K_V1", "torchvision:inception_v3.IMAGENET1K_V1"} <= ids
+    assert {"timm:inception_v3.tv_in1k", "timm:inception_v3.gluon_in1k"} <= ids
+    assert [e.variant for e in registry.model_info("inception_v3").weights] == [
+        "inception_v3_torch"
+    ] * 4
     for e in sources.SOURCES:
-        assert e.file_name.split("-")[-1].split(".")[0] == e.sha256 and len(e.sha256) == 8
-        assert e.url.endswith(e.file_name) and e.top1 > 69 and e.license
+        if e.sha256 is not None:  # torch.hub names: the hash prefix is in the file name
+            assert e.file_name.split("-")[-1].split(".")[0] == e.sha256 and len(e.sha256) == 8
+            assert e.url.endswith(e.file_name)
+        assert e.top1 > 69 and e.license
         assert 0.85 < e.crop_pct <= 1.0 and "std" in e.preprocessing
     v2 = sources.lookup("resnet50", "torchvision", None)
     assert (v2.tag, v2.top1, v2.resize_size) == ("IMAGENET1K_V2", 80.858, 232)

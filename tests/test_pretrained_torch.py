@@ -21,7 +21,7 @@ import pretrained_golden as pg
 import pytest
 
 from keras_convnets import registry
-from keras_convnets.pretrained import sources
+from keras_convnets.pretrained import readers, sources
 
 TORCH_PYTHON = os.environ.get("KERAS_CONVNETS_TORCH_PYTHON")
 SIDE = os.path.join(os.path.dirname(__file__), "torch_side")
@@ -38,8 +38,11 @@ MAX_DELTA_PROB = 1e-5
 CASES = [
     ("torchvision", f"resnet{d}", "pth", f"resnet{d}_torch") for d in (18, 34, 50, 101, 152)
 ] + [("timm", f"resnet{d}", "safetensors", f"resnet{d}_torch") for d in (18, 34, 50, 101, 152)]
-CASES += [("torchvision", "googlenet", "pth", "googlenet_torch")]
-CASES = [c for c in CASES if c[3] in registry.list_models()]
+CASES += [
+    ("torchvision", "googlenet", "pth", "googlenet_torch"),
+    ("torchvision", "inception_v3", "pth", "inception_v3_torch"),
+    ("timm", "inception_v3", "safetensors", "inception_v3_torch"),
+]
 
 
 def torch_inputs(size=224):
@@ -71,15 +74,17 @@ def softmax(z):
 
 
 @pytest.fixture(scope="module")
-def inputs_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("inputs") / "inputs.npz"
-    np.savez(path, x=torch_inputs())
-    return path
+def inputs_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    for size in (224, 299):
+        np.savez(folder / f"inputs{size}.npz", x=torch_inputs(size))
+    return folder
 
 
 @pytest.mark.parametrize("library,model,fmt,variant", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_converted_weights_match_pytorch(library, model, fmt, variant, inputs_file, tmp_path):
+def test_converted_weights_match_pytorch(library, model, fmt, variant, inputs_files, tmp_path):
     assert "torch" not in sys.modules
+    inputs_file = inputs_files / f"inputs{registry.model_info(variant).input_shape[0]}.npz"
     script = f"{SIDE}/torch_reference.py"
     seed = str(CASES.index((library, model, fmt, variant)))  # a different network per case
     run_torch([script, "--library", library, "--model", model, "--format", fmt, "--seed", seed,
@@ -89,6 +94,8 @@ def test_converted_weights_match_pytorch(library, model, fmt, variant, inputs_fi
         variant, weights=str(tmp_path / f"state.{fmt}"), classifier_activation=None
     )
     x = np.load(inputs_file)["x"]
+    if library == "torchvision":  # its Inception v3 has transform_input=True, as with weights
+        x = pg.keras_inputs(model, x)
     logits = np.concatenate([keras_model(x[i : i + 16], training=False) for i in range(0, 64, 16)])
     p_torch, p_keras = softmax(expected), softmax(logits)
     delta = np.abs(p_torch - p_keras).max()
@@ -103,10 +110,15 @@ def test_converted_weights_match_pytorch(library, model, fmt, variant, inputs_fi
 
 
 def test_golden_files_are_current(tmp_path):
-    """Regenerates the golden outputs of the default suite and checks they did not change."""
-    before = {m: pg.load_golden(m) for m in pg.GOLDEN_MODELS if os.path.exists(pg.golden_path(m))}
-    run_torch([f"{SIDE}/make_golden.py"])
-    for model, (spec, logits) in before.items():
-        new_spec, new_logits = pg.load_golden(model)
+    """Regenerates the default suite's golden files (`make golden-torch`) and compares."""
+    run_torch([f"{SIDE}/make_golden.py", "--out-dir", str(tmp_path)])
+    for model in pg.GOLDEN_MODELS:
+        spec, logits = pg.load_golden(model)
+        new_spec, new_logits = pg.load_golden(model, str(tmp_path))
         assert new_spec == spec
-        np.testing.assert_allclose(new_logits, logits, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(new_logits, logits, rtol=1e-5, atol=1e-5 * np.abs(logits).max())
+    fresh = readers.read_state_dict(tmp_path / "tiny_state.pth")
+    checked_in = readers.read_state_dict(os.path.join(pg.GOLDEN_DIR, "tiny_state.pth"))
+    assert fresh.keys() == checked_in.keys()
+    for key, value in fresh.items():
+        np.testing.assert_array_equal(value, checked_in[key])

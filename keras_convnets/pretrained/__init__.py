@@ -37,6 +37,7 @@ SOURCE_NAMES = (sources.TORCHVISION, sources.TIMM)
 FAMILY_OF_ARCH = {
     **{f"resnet{d}": "resnet" for d in (18, 34, 50, 101, 152)},
     "googlenet": "googlenet",
+    "inception_v3": "inception_v3",
 }
 
 

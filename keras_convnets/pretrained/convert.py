@@ -64,9 +64,37 @@ def _googlenet(module: str) -> str | None:
     return None
 
 
-LAYER_NAMES = {"resnet": _resnet, "googlenet": _googlenet}
+# torchvision's and timm's Inception3 (the same names): Mixed_5b .. Mixed_7c are mixed0 ..
+# mixed10, the stem's Conv2d_* are stem_conv1 .. 5.
+_INCEPTION_STEM = (
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+)
+_INCEPTION_MIXED = ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c")
+
+
+def _inception_v3(module: str) -> str | None:
+    if module == "fc":
+        return "predictions"
+    m = re.fullmatch(r"(\w+?)(?:\.branch_?(\w+))?\.(conv|bn)", module)
+    if not m:
+        return None
+    block, branch, kind = m.groups()
+    if block in _INCEPTION_STEM and branch is None:
+        return f"stem_conv{_INCEPTION_STEM.index(block) + 1}_{kind}"
+    mixed = block.removeprefix("Mixed_")
+    if mixed in _INCEPTION_MIXED and branch is not None:
+        branch = "pool_proj" if branch == "pool" else branch
+        return f"mixed{_INCEPTION_MIXED.index(mixed)}_{branch}_{kind}"
+    return None
+
+
+LAYER_NAMES = {"resnet": _resnet, "googlenet": _googlenet, "inception_v3": _inception_v3}
 # Modules of the checkpoint that the Keras variant does not build (left out on purpose).
-IGNORED = {"googlenet": re.compile(r"aux[12]\..*")}
+IGNORED = {"googlenet": re.compile(r"aux[12]\..*"), "inception_v3": re.compile(r"AuxLogits\..*")}
 
 
 def _group(state_dict):

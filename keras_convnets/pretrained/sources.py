@@ -117,8 +117,28 @@ def _timm_rsb(arch, tag, file_name, top1, top5, *, default=False):
     )
 
 
-def _hf(tag):
-    return f"https://huggingface.co/timm/{tag}/resolve/main/model.safetensors"
+def _timm_hf(tag, top1, top5, mean, std, *, default=False):
+    # Inception v3 ports in timm, only on the Hugging Face hub; evaluated at 299, crop 0.875.
+    return WeightsEntry(
+        source=TIMM,
+        tag=tag,
+        arch="inception_v3",
+        variant="inception_v3_torch",
+        url=f"https://huggingface.co/timm/{tag}/resolve/main/model.safetensors",
+        file_name=f"timm-{tag}.safetensors",
+        sha256=None,
+        license="Apache-2.0",
+        top1=top1,
+        top5=top5,
+        eval_size=299,
+        resize_size=342,  # int(299 / 0.875)
+        interpolation="bicubic",
+        mean=mean,
+        std=std,
+        family="inception_v3",
+        default=default,
+        notes="hash not pinned (the hub's file, not a torch.hub name)",
+    )
 
 
 SOURCES: tuple[WeightsEntry, ...] = (
@@ -136,6 +156,15 @@ SOURCES: tuple[WeightsEntry, ...] = (
     _tv("googlenet", "IMAGENET1K_V1", "googlenet-1378be20.pth", 69.778, 89.53, default=True,
         family="googlenet", variant="googlenet_torch",
         notes="aux classifiers in the file are untrained and not built; transform_input on"),
+    _tv("inception_v3", "IMAGENET1K_V1", "inception_v3_google-0cc3c7bd.pth", 77.294, 93.45,
+        resize=342, size=299, default=True, family="inception_v3",
+        variant="inception_v3_torch", mean=INCEPTION_MEAN, std=INCEPTION_STD,
+        notes="torchvision applies transform_input to ImageNet-normalized inputs, which "
+        "equals mean = std = 0.5 here; the file's AuxLogits are not built"),
+    _timm_hf("inception_v3.tv_in1k", 77.472, 93.468, INCEPTION_MEAN, INCEPTION_STD),
+    _timm_hf("inception_v3.tf_in1k", 77.866, 93.644, INCEPTION_MEAN, INCEPTION_STD,
+             default=True),
+    _timm_hf("inception_v3.gluon_in1k", 78.806, 94.372, IMAGENET_MEAN, IMAGENET_STD),
     _timm_rsb("resnet18", "resnet18.a1_in1k", "resnet18_a1_0-d63eafa0.pth", 71.504, 90.086,
               default=True),
     _timm_rsb("resnet34", "resnet34.a1_in1k", "resnet34_a1_0-46f8f793.pth", 76.42, 92.896,

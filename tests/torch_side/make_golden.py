@@ -1,4 +1,8 @@
-"""Writes tests/data/pretrained/golden_<model>.npz (PyTorch venv; `make test-torch` runs it).
+"""Writes golden_<model>.npz and tiny_state.pth (PyTorch venv; `make golden-torch`).
+
+Into ``--out-dir`` (default ``tests/data/pretrained``, where the default
+suite reads them); ``make test-torch`` writes them to a temporary folder
+and checks that they equal the checked-in ones.
 
 The torchvision model's state-dict keys and shapes, and its logits on
 ``golden_inputs()`` with the NumPy state dict of ``pretrained_golden`` loaded.
@@ -18,7 +22,7 @@ import pretrained_golden as pg  # noqa: E402
 from torch_reference import build  # noqa: E402
 
 
-def golden(model: str, library: str):
+def golden(model: str, library: str, out_dir: str):
     net = build(library, model).eval()
     spec = [[k, list(v.shape)] for k, v in net.state_dict().items()]
     state = pg.numpy_state_dict(spec)
@@ -26,11 +30,11 @@ def golden(model: str, library: str):
     x = torch.from_numpy(pg.golden_inputs().transpose(0, 3, 1, 2).copy())
     with torch.no_grad():
         logits = net(x).numpy()
-    pg.save_golden(model, spec, logits)
-    print(pg.golden_path(model), logits.shape)
+    pg.save_golden(model, spec, logits, out_dir)
+    print(pg.golden_path(model, out_dir), logits.shape)
 
 
-def tiny_state():
+def tiny_state(out_dir: str):
     state = {
         "a": torch.arange(6, dtype=torch.float32).reshape(2, 3),
         "t": torch.arange(8, dtype=torch.float32).reshape(4, 2).t(),
@@ -39,12 +43,14 @@ def tiny_state():
         "s": torch.tensor(3.25),
         "bf": torch.tensor([1.5, -0.25], dtype=torch.bfloat16),
     }
-    path = os.path.join(pg.GOLDEN_DIR, "tiny_state.pth")
+    path = os.path.join(out_dir, "tiny_state.pth")
     torch.save(state, path)
     print(path)
 
 
 if __name__ == "__main__":
+    out = sys.argv[sys.argv.index("--out-dir") + 1] if "--out-dir" in sys.argv else pg.GOLDEN_DIR
+    os.makedirs(out, exist_ok=True)
     for model, library in pg.GOLDEN_MODELS.items():
-        golden(model, library)
-    tiny_state()
+        golden(model, library, out)
+    tiny_state(out)

@@ -30,6 +30,10 @@ def build(library: str, model: str):
             return torchvision.models.googlenet(
                 weights=None, aux_logits=False, transform_input=True, init_weights=True
             )
+        if model == "inception_v3":  # as with its weights: transform_input, aux head present
+            return torchvision.models.inception_v3(
+                weights=None, aux_logits=True, transform_input=True, init_weights=True
+            )
         return torchvision.models.get_model(model, weights=None)
     import timm
 
