@@ -117,8 +117,9 @@ def test_golden_files_are_current(tmp_path):
         new_spec, new_logits = pg.load_golden(model, str(tmp_path))
         assert new_spec == spec
         np.testing.assert_allclose(new_logits, logits, rtol=1e-5, atol=1e-5 * np.abs(logits).max())
-    fresh = readers.read_state_dict(tmp_path / "tiny_state.pth")
-    checked_in = readers.read_state_dict(os.path.join(pg.GOLDEN_DIR, "tiny_state.pth"))
-    assert fresh.keys() == checked_in.keys()
-    for key, value in fresh.items():
-        np.testing.assert_array_equal(value, checked_in[key])
+    for name in ("tiny_state.pth", "tiny_state_legacy.pth"):
+        fresh = readers.read_state_dict(tmp_path / name)
+        checked_in = readers.read_state_dict(os.path.join(pg.GOLDEN_DIR, name))
+        assert fresh.keys() == checked_in.keys()
+        for key, value in fresh.items():
+            np.testing.assert_array_equal(value, checked_in[key])

@@ -2,8 +2,9 @@
 
 * ``.safetensors``: the ``safetensors`` NumPy API (a JSON header and raw
   tensors; no code can be carried).
-* ``.pth`` / ``.pt`` / ``.bin`` (``torch.save``'s zip format, torch >= 1.6): the
-  pickle ``data.pkl`` is read by :class:`RestrictedUnpickler`, which resolves
+* ``.pth`` / ``.pt`` / ``.bin``: ``torch.save``'s zip format (torch >= 1.6)
+  or its legacy format (older files, such as some of torchvision's): the
+  pickle is read by :class:`RestrictedUnpickler`, which resolves
   only the few globals a state dict needs (``collections.OrderedDict``,
   ``torch._utils._rebuild_tensor_v2``, ``torch._utils._rebuild_parameter``
   and the typed storages), maps them to NumPy, and refuses every other global
@@ -51,8 +52,27 @@ class _StorageType:
         self.dtype = _STORAGE_DTYPES[name]
 
 
+class _LazyStorage:
+    """A legacy-format storage: its bytes follow the pickle, so tensors wait for them."""
+
+    def __init__(self, dtype, numel):
+        self.dtype, self.numel, self.array = dtype, numel, None
+
+
+class _LazyTensor:
+    def __init__(self, storage, args):
+        self.storage, self.args = storage, args
+
+    def resolve(self):
+        return _rebuild_tensor_v2(self.storage.array, *self.args)
+
+
 def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, *meta):
     """``torch._utils._rebuild_tensor_v2`` on a NumPy storage: a strided view, copied."""
+    if isinstance(storage, _LazyStorage):
+        return _LazyTensor(storage, (offset, size, stride))
+    if not isinstance(storage, np.ndarray):
+        raise UnsafeCheckpointError(f"A tensor's storage is a {type(storage).__name__}.")
     size, stride = tuple(size), tuple(stride)
     if not size:
         return np.array(storage[offset])
@@ -101,12 +121,58 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+        # zip: ("storage", type, key, location, numel); legacy: the same + view_metadata (None).
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
             raise UnsafeCheckpointError(f"Unexpected persistent id in the checkpoint: {pid!r}")
-        _, storage_type, key, _location, numel = pid
-        if not isinstance(storage_type, _StorageType):
-            raise UnsafeCheckpointError(f"Unexpected storage type in the checkpoint: {pid!r}")
+        storage_type, key, numel = pid[1], pid[2], pid[4]
+        if not isinstance(storage_type, _StorageType) or (len(pid) == 6 and pid[5] is not None):
+            raise UnsafeCheckpointError(f"Unexpected storage in the checkpoint: {pid!r}")
         return self._read_storage(str(key), storage_type.dtype, int(numel))
+
+
+def _from_bytes(raw, dtype, numel, byteorder="little"):
+    if dtype == "bfloat16":
+        bits = np.frombuffer(raw, dtype="<u2" if byteorder == "little" else ">u2")[:numel]
+        return (bits.astype(np.uint32) << 16).view(np.float32)
+    dt = np.dtype(dtype).newbyteorder("<" if byteorder == "little" else ">")
+    return np.frombuffer(raw, dtype=dt)[:numel].astype(np.dtype(dtype))
+
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def _read_legacy_pth(path):
+    """torch.save's format before 1.6: magic, version, sys info, the pickle, storage keys, bytes."""
+    storages: dict[str, _LazyStorage] = {}
+
+    def lazy_storage(key, dtype, numel):
+        return storages.setdefault(key, _LazyStorage(dtype, numel))
+
+    with open(path, "rb") as f:
+        if RestrictedUnpickler(f, lazy_storage).load() != _LEGACY_MAGIC:
+            raise ValueError(f"{path!r} is neither a zip nor a legacy torch.save file.")
+        for _ in range(2):  # protocol version, sys info
+            RestrictedUnpickler(f, lazy_storage).load()
+        result = RestrictedUnpickler(f, lazy_storage).load()
+        keys = RestrictedUnpickler(f, lazy_storage).load()
+        for key in keys:
+            storage = storages[str(key)]
+            numel = int(np.frombuffer(f.read(8), "<i8")[0])
+            itemsize = 2 if storage.dtype == "bfloat16" else np.dtype(storage.dtype).itemsize
+            storage.array = _from_bytes(f.read(numel * itemsize), storage.dtype, numel)
+    if not isinstance(result, dict):
+        raise ValueError(f"{path!r} does not hold a state dict of tensors.")
+    return {
+        k: v.resolve() if isinstance(v, _LazyTensor) else v
+        for k, v in _flatten_lazy(result).items()
+    }
+
+
+def _flatten_lazy(obj):
+    for key in ("state_dict", "model"):
+        if isinstance(obj.get(key), dict):
+            return obj[key]
+    return obj
 
 
 def _read_zip_pth(path):
@@ -122,12 +188,7 @@ def _read_zip_pth(path):
             byteorder = archive.read(f"{prefix}byteorder").decode().strip()
 
         def read_storage(key, dtype, numel):
-            raw = archive.read(f"{prefix}data/{key}")
-            if dtype == "bfloat16":
-                bits = np.frombuffer(raw, dtype="<u2" if byteorder == "little" else ">u2")
-                return (bits.astype(np.uint32) << 16).view(np.float32)[:numel]
-            dt = np.dtype(dtype).newbyteorder("<" if byteorder == "little" else ">")
-            return np.frombuffer(raw, dtype=dt)[:numel].astype(np.dtype(dtype))
+            return _from_bytes(archive.read(f"{prefix}data/{key}"), dtype, numel, byteorder)
 
         return RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), read_storage).load()
 
@@ -161,8 +222,10 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
             raise ImportError("Reading .safetensors needs `pip install safetensors`.") from err
         return dict(load_file(path))
     if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path!r} is not a zip-format torch.save file (torch >= 1.6) nor .safetensors; "
-            "legacy pickles are not read. Re-save it with a recent PyTorch."
-        )
+        try:
+            return _flatten(_read_legacy_pth(path), path)
+        except (pickle.UnpicklingError, EOFError, KeyError, IndexError) as err:
+            raise ValueError(
+                f"{path!r} is neither .safetensors nor a torch.save file (zip or legacy): {err}"
+            ) from err
     return _flatten(_read_zip_pth(path), path)

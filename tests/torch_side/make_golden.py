@@ -45,7 +45,9 @@ def tiny_state(out_dir: str):
     }
     path = os.path.join(out_dir, "tiny_state.pth")
     torch.save(state, path)
-    print(path)
+    legacy = os.path.join(out_dir, "tiny_state_legacy.pth")  # the format before torch 1.6
+    torch.save(state, legacy, _use_new_zipfile_serialization=False)
+    print(path, legacy)
 
 
 if __name__ == "__main__":
