@@ -39,12 +39,12 @@ class ModelInfo:
 
     @property
     def weights(self) -> tuple:
-        """The converted torchvision/timm weights this model (or its ``*_torch`` variant) takes.
+        """The pretrained weights this model takes, directly or through its ``*_torch`` variant.
 
-        Each :class:`keras_convnets.pretrained.WeightsEntry` gives the source,
-        tag, licence, published top-1/top-5 with its resolution and crop, the
-        preprocessing and the ``variant`` it loads into. ``hosted_weights``
-        says whether keras.applications' ``weights="imagenet"`` file exists too.
+        Each :class:`keras_convnets.pretrained.WeightsEntry` gives the source
+        (keras.applications, torchvision, timm), tag, licence, published
+        top-1/top-5 with its resolution and crop, the preprocessing and the
+        ``variant`` (registered name) it loads into.
         """
         from keras_convnets import pretrained
 
@@ -127,10 +127,12 @@ def markdown_table(pattern: str | None = None) -> str:
 
 
 def _weights_cell(info: ModelInfo) -> str:
-    cell = ["`imagenet` (keras.applications)"] if info.hosted_weights else []
-    entries = info.weights
-    if entries and entries[0].variant != info.name:
-        cell.append(f"torchvision/timm: see `{entries[0].variant}`")
-    else:
-        cell += [f"{e.source}:{e.tag} ({e.top1:.2f}%)" for e in entries]
+    cell = []
+    for e in info.weights:
+        if e.source == "keras.applications":
+            cell.append(f"`imagenet` (keras.applications, {e.top1:.1f}%)")
+        elif e.variant == info.name:
+            cell.append(f"{e.source}:{e.tag} ({e.top1:.2f}%)")
+    variants = sorted({e.variant for e in info.weights} - {info.name})
+    cell += [f"torchvision/timm: see `{v}`" for v in variants]
     return "<br>".join(cell) or "-"

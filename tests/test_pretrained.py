@@ -218,13 +218,19 @@ def test_sources_table_and_model_info_weights():
         infos = registry.model_info(f"resnet{d}_torch").weights
         assert {e.source for e in infos} == {"torchvision", "timm"}
         assert all(e.variant == f"resnet{d}_torch" for e in infos)
-        assert registry.model_info(f"resnet{d}").weights == infos  # the variant they need
+        paper = registry.model_info(f"resnet{d}").weights  # those of the variant, and
+        assert paper[-len(infos) :] == infos  # keras.applications' file where hosted
+        assert [e.source for e in paper[: -len(infos)]] == (["keras.applications"] * (d >= 50))
+        assert registry.model_info(f"resnet{d}").hosted_weights is (d >= 50)
     assert {"timm:resnet50.a1_in1k", "timm:resnet101.a1h_in1k"} <= ids
     assert {"torchvision:googlenet.IMAGENET1K_V1", "torchvision:inception_v3.IMAGENET1K_V1"} <= ids
     assert {"timm:inception_v3.tv_in1k", "timm:inception_v3.gluon_in1k"} <= ids
-    assert [e.variant for e in registry.model_info("inception_v3").weights] == [
+    assert [e.variant for e in registry.model_info("inception_v3").weights] == ["inception_v3"] + [
         "inception_v3_torch"
     ] * 4
+    keras_entry = registry.model_info("inception_v3").weights[0]
+    assert (keras_entry.source, keras_entry.top1) == ("keras.applications", 77.9)
+    assert "mode='tf'" in keras_entry.preprocessing
     for e in sources.SOURCES:
         if e.sha256 is not None:  # torch.hub names: the hash prefix is in the file name
             assert e.file_name.split("-")[-1].split(".")[0] == e.sha256 and len(e.sha256) == 8

@@ -156,9 +156,12 @@ def convert_to_file(source: str, output, *, model: str | None = None) -> str:
 
 
 def entries_for(name: str) -> tuple[WeightsEntry, ...]:
-    """The converted weights a registered model can take (its own, or its variant's)."""
-    direct = sources.entries(variant=name)
-    return tuple(direct or sources.entries(arch=name))
+    """The weights a registered model can take: keras.applications' ``"imagenet"`` file
+    (the paper-style model), and the converted torchvision/timm ones, whose ``variant``
+    (``resnet50_torch`` ...) is the model they load into."""
+    if name.endswith("_torch"):
+        return tuple(sources.entries(variant=name))
+    return tuple(sources.entries(arch=name))
 
 
 __all__ = [

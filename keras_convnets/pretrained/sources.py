@@ -27,7 +27,7 @@ KERAS_APPLICATIONS = "keras.applications"
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """One pretrained checkpoint and what it needs.
+    """One pretrained checkpoint and what it needs (:data:`SOURCES`, :data:`KERAS_WEIGHTS`).
 
     ``arch`` is the family's architecture key (``"resnet50"``), ``variant``
     the registered model name the weights load into (``"resnet50_torch"``)
@@ -67,6 +67,9 @@ class WeightsEntry:
 
     @property
     def preprocessing(self) -> str:
+        if self.source == KERAS_APPLICATIONS:
+            mode = "caffe" if self.arch.startswith("resnet") else "tf"
+            return f"keras_convnets.preprocess_input(images, mode={mode!r}) on 0-255 RGB images"
         return (
             f"RGB in [0, 1], resize to {self.resize_size} ({self.interpolation}), center crop "
             f"{self.eval_size}, subtract mean {self.mean}, divide by std {self.std}"
@@ -178,11 +181,41 @@ SOURCES: tuple[WeightsEntry, ...] = (
 )  # fmt: skip
 
 
+def _keras(arch, top1, top5, license_, *, size=224, resize=256):
+    # weights="imagenet": keras.applications' files (keras_convnets.weights), for the
+    # paper-style model itself; top-1/top-5 as the keras.io applications table prints them.
+    return WeightsEntry(
+        source=KERAS_APPLICATIONS,
+        tag="imagenet",
+        arch=arch,
+        variant=arch,
+        url="https://storage.googleapis.com/tensorflow/keras-applications/",
+        file_name=f"{arch}_weights_tf_dim_ordering_tf_kernels.h5",
+        sha256=None,  # MD5-checked by keras_convnets.weights
+        license=license_,
+        top1=top1,
+        top5=top5,
+        eval_size=size,
+        resize_size=resize,
+        interpolation="bilinear",
+        build_kwargs=(),
+        notes="weights='imagenet'",
+    )
+
+
+KERAS_WEIGHTS = (
+    _keras("resnet50", 74.9, 92.1, "MIT (Kaiming He's Caffe models)"),
+    _keras("resnet101", 76.4, 92.8, "MIT (Kaiming He's Caffe models)"),
+    _keras("resnet152", 76.6, 93.1, "MIT (Kaiming He's Caffe models)"),
+    _keras("inception_v3", 77.9, 93.7, "Apache-2.0 (TF-slim)", size=299, resize=342),
+)
+
+
 def entries(*, arch: str | None = None, variant: str | None = None) -> list[WeightsEntry]:
     """The entries for one architecture key or one registered variant name."""
     return [
         e
-        for e in SOURCES
+        for e in KERAS_WEIGHTS + SOURCES
         if (arch is None or e.arch == arch) and (variant is None or e.variant == variant)
     ]
 
