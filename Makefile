@@ -49,7 +49,7 @@ $(TORCH_STAMP):
 	touch $(TORCH_STAMP)
 
 test-torch: $(STAMP) $(TORCH_STAMP)
-	KERAS_CONVNETS_TORCH_PYTHON=$(TORCH_VENV)/bin/python \
+	KERAS_CONVNETS_TORCH_PYTHON=$(abspath $(TORCH_VENV))/bin/python \
 		$(BIN)/python -m pytest -q -s tests/test_pretrained_torch.py $(PYTEST_ARGS)
 
 # Rewrites the default suite's golden outputs (tests/data/pretrained) with PyTorch.
