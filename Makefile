@@ -14,7 +14,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # TensorFlow's C++ log lines go to a file instead of between the demo's own lines.
 KERAS_CONVNETS_TF_LOG ?= runs/tensorflow.log
 
-.PHONY: venv data demo test test-quick test-slow lint clean
+TORCH_VENV ?= .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed-stamp
+
+.PHONY: venv data demo test test-quick test-slow test-torch golden-torch lint clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,5 +57,22 @@ test-quick: $(STAMP)
 test-slow: $(STAMP) data
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
 
+# PyTorch in its own venv (about 5.5 GB), never in the package's: the converted
+# torchvision/timm weights must equal the PyTorch models' outputs
+# (tests/test_pretrained_torch.py; about 15 minutes on 2 cores).
+$(TORCH_STAMP):
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(TORCH_VENV)/bin/python -m pip install -q timm safetensors numpy
+	touch $(TORCH_STAMP)
+
+test-torch: $(STAMP) $(TORCH_STAMP)
+	KERAS_CONVNETS_TORCH_PYTHON=$(abspath $(TORCH_VENV))/bin/python \
+		$(BIN)/python -m pytest -q -s tests/test_pretrained_torch.py $(PYTEST_ARGS)
+
+# Rewrites the default suite's golden outputs (tests/data/pretrained) with PyTorch.
+golden-torch: $(TORCH_STAMP)
+	$(TORCH_VENV)/bin/python tests/torch_side/make_golden.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TORCH_VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,10 @@
   model, per block (or per layer), beside the paper's printed figures.
 * ``table [PATTERN]``: builds every registered model and prints its
   parameters and multiply-adds beside the paper's.
+* ``convert SOURCE OUTPUT.weights.h5 [--model NAME]``: downloads torchvision/timm
+  weights (``timm:resnet50.a1_in1k``, ``torchvision:resnet50.IMAGENET1K_V2``, or
+  a ``.pth``/``.safetensors`` file with ``--model``), converts them without
+  PyTorch and writes a Keras weights file, for machines without network.
 """
 
 from __future__ import annotations
@@ -110,6 +114,18 @@ def _cmd_table(args):
     return 0
 
 
+def _cmd_convert(args):
+    from keras_convnets.models import pretrained
+
+    try:
+        variant = pretrained.convert_to_file(args.source, args.output, model=args.model)
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}: load it with keras_convnets.get_model({variant!r}, weights=...)")
+    return 0
+
+
 @cli_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -130,6 +146,11 @@ def main(argv=None):
     p = sub.add_parser("table", help="build every model and print its costs")
     p.add_argument("pattern", nargs="?", default=None)
     p.set_defaults(func=_cmd_table)
+    p = sub.add_parser("convert", help="torchvision/timm weights to a Keras .weights.h5 file")
+    p.add_argument("source", help="timm:<tag>, torchvision:<model>.<tag>, or a local file")
+    p.add_argument("output", help="OUTPUT.weights.h5")
+    p.add_argument("--model", default=None, help="registered name, e.g. resnet50_torch")
+    p.set_defaults(func=_cmd_convert)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

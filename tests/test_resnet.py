@@ -179,7 +179,8 @@ def test_keras_applications_signature_and_keyword_only_extras(fn):
     assert [p.name for p in ours[: len(ref)]] == ref
     assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in ours[: len(ref)])
     extras = ours[len(ref) :]
-    assert [p.name for p in extras] == ["shortcut", "residual", "conv_bias", "keras_module"]
+    names = ["shortcut", "residual", "conv_bias", "style", "keras_module"]
+    assert [p.name for p in extras] == names
     assert all(p.kind is p.KEYWORD_ONLY for p in extras)
     with pytest.raises(TypeError):
         fn(True, None, None, (32, 32, 3), None, 10, "softmax", "x", "A")

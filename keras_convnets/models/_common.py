@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from keras_convnets.models import _compat
+from keras_convnets.models import _compat, pretrained
 from keras_convnets.models import weights as weights_lib
 
 POOLING_MODES = ("avg", "max", None)
@@ -151,6 +151,14 @@ def check_common_args(
         )
     if weights is None:
         pass
+    elif pretrained.is_source(weights):  # "torchvision", "timm:<tag>", a .pth/.safetensors file
+        pretrained.check_args(
+            arch,
+            weights,
+            include_top=include_top,
+            classes=classes,
+            classifier_activation=classifier_activation,
+        )
     elif weights == "imagenet":
         if not hosted:
             raise ValueError(
@@ -343,6 +351,8 @@ def finish_model(
     if weights == "imagenet":
         path = weights_lib.fetch_imagenet_weights(arch, include_top=include_top)
         weights_lib.load_weights_checked(model, path)
+    elif pretrained.is_source(weights):
+        pretrained.load_into(model, arch, weights, include_top=include_top)
     elif weights is not None:
         weights_lib.load_weights_checked(model, weights)
     return model

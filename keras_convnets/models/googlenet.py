@@ -34,6 +34,19 @@ Deviation behind an option: ``batch_norm=True`` builds BN-GoogLeNet (the
 baseline of Ioffe & Szegedy 2015): batch normalization after every
 convolution (before its ReLU), convolutions without biases, and no LRN.
 
+Variant behind an option, for converted weights: ``style="torch"`` builds
+torchvision's GoogLeNet (registered as ``googlenet_torch``), which its
+``IMAGENET1K_V1`` weights (69.78% top-1) need: BN (epsilon 1e-3) after every
+convolution and no LRN, as ``batch_norm=True``; a 3x3 convolution in the
+"5x5" branch (pytorch/vision#906; the layers keep the ``_5x5`` names);
+ceil-mode max pools (``pool*_pad`` layers pad the bottom/right), a 2x2/2
+``pool4_2x2``; the 7x7/2 stem padded by 3 on every side (``conv1_pad``);
+dropout 20%; and ``transform_input``, a per-channel rescaling that turns
+torch-normalized inputs (ImageNet mean/std) into the [-1, 1] scaling the
+weights were trained on. torchvision's auxiliary classifiers are untrained in
+its checkpoint and pool adaptively: ``style="torch"`` builds none
+(``aux_logits`` defaults to False there). Its pools need a fixed input size.
+
 Layer names (Caffe's, with ``_`` for ``/``): ``conv1_7x7_s2``, ``pool1_3x3``,
 ``norm1``, ``conv2_3x3_reduce``, ``conv2_3x3``, ``norm2``, ``pool2_3x3``,
 ``inception_3a_{1x1,3x3_reduce,3x3,5x5_reduce,5x5,pool,pool_proj,concat}``,
@@ -47,7 +60,7 @@ from __future__ import annotations
 
 import re
 
-from keras_convnets.models import _common, _compat
+from keras_convnets.models import _common, _compat, pretrained
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
 INCEPTION_SPECS = {
@@ -91,13 +104,19 @@ AUX_FC_UNITS = 1024
 BN_EPSILON = 1e-3
 
 
-def _conv(api, x, filters, kernel, *, name, batch_norm, strides=1):
+# style="torch": torchvision's transform_input, x * std / 0.5 + (mean - 0.5) / 0.5 per channel.
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
+TORCH_DROPOUT = 0.2
+
+
+def _conv(api, x, filters, kernel, *, name, batch_norm, strides=1, padding="same"):
     layers = api.layers
     x = layers.Conv2D(
         filters,
         kernel,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=not batch_norm,
         name=name,
     )(x)
@@ -116,10 +135,11 @@ def _lrn(api, x, name):
     )(x)
 
 
-def inception_module(api, x, filters, *, name, batch_norm=False):
+def inception_module(api, x, filters, *, name, batch_norm=False, five=5):
     """One Inception module with dimension reductions (Fig. 2b); ``name`` like ``inception_3a``.
 
     ``filters``: Table 1's ``(#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)``.
+    ``five``: the kernel of the "5x5" branch (3 in torchvision's GoogLeNet).
     """
     n1x1, n3x3r, n3x3, n5x5r, n5x5, npool = filters
     kw = {"batch_norm": batch_norm}
@@ -127,7 +147,7 @@ def inception_module(api, x, filters, *, name, batch_norm=False):
     b3 = _conv(api, x, n3x3r, 1, name=f"{name}_3x3_reduce", **kw)
     b3 = _conv(api, b3, n3x3, 3, name=f"{name}_3x3", **kw)
     b5 = _conv(api, x, n5x5r, 1, name=f"{name}_5x5_reduce", **kw)
-    b5 = _conv(api, b5, n5x5, 5, name=f"{name}_5x5", **kw)
+    b5 = _conv(api, b5, n5x5, five, name=f"{name}_5x5", **kw)
     bp = api.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     bp = _conv(api, bp, npool, 1, name=f"{name}_pool_proj", **kw)
     return api.layers.Concatenate(axis=-1, name=f"{name}_concat")([b1, b3, b5, bp])
@@ -157,8 +177,9 @@ def GoogLeNet(
     classifier_activation="softmax",
     name="googlenet",
     *,
-    aux_logits=True,
+    aux_logits=None,
     batch_norm=False,
+    style=None,
     keras_module=None,
 ):
     """Builds GoogLeNet (Szegedy et al. 2014, Table 1), with its auxiliary classifiers.
@@ -167,13 +188,18 @@ def GoogLeNet(
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
     ``classifier_activation``, ``name``), plus keyword-only:
 
-    * ``aux_logits``: with ``include_top=True``, add the two auxiliary
-      classifiers; the model's outputs are then ``[predictions, aux1, aux2]``
+    * ``aux_logits``: (default ``None``: True, False with ``style="torch"``)
+      with ``include_top=True``, add the two auxiliary classifiers; the
+      model's outputs are then ``[predictions, aux1, aux2]``
       (output names ``"predictions"``, ``"aux1"``, ``"aux2"``) in training and
       inference alike. ``False``: the single output ``predictions``. With
       ``include_top=False`` there are never aux heads.
     * ``batch_norm``: ``True`` builds BN-GoogLeNet (BN after every conv, no
       LRN, no conv biases), a documented deviation.
+    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's GoogLeNet, see the
+      module doc); default ``None``: ``"torch"`` when ``weights`` is
+      ``"torchvision"``, ``"torchvision:IMAGENET1K_V1"`` or a ``.pth`` /
+      ``.safetensors`` file, else ``"paper"``.
     * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
 
     No ImageNet weights are hosted for GoogLeNet (``weights="imagenet"``
@@ -188,8 +214,15 @@ def GoogLeNet(
         >>> [tuple(o.shape) for o in model.outputs]
         [(None, 10), (None, 10), (None, 10)]
     """
+    style = pretrained.resolve_style(style, weights)
+    aux_logits = (style == "paper") if aux_logits is None else aux_logits
     if not isinstance(aux_logits, bool):
         raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
+    if style == "torch" and aux_logits:
+        raise ValueError(
+            "style='torch' builds no auxiliary classifiers (torchvision's checkpoint holds "
+            "untrained ones). Received: aux_logits=True; pass aux_logits=False or leave it None."
+        )
     if not isinstance(batch_norm, bool):
         raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
     arch = "googlenet"
@@ -231,9 +264,95 @@ def GoogLeNet(
             f"input size. Received: input_shape={input_shape}"
         )
     img_input = _common.make_input(api, input_shape, input_tensor)
+    if style == "torch":
+        x = _torch_features(api, img_input, input_shape)
+    else:
+        x, aux_outputs = _paper_features(
+            api, img_input, batch_norm, with_aux, classes, classifier_activation
+        )
+    x = _common.classifier_top(
+        api,
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        dropout=TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT,
+    )
+    outputs = [x, *aux_outputs] if style == "paper" and aux_outputs else x
+    return _common.finish_model(
+        api,
+        img_input=img_input,
+        input_tensor=input_tensor,
+        outputs=outputs,
+        name=name,
+        weights=weights,
+        arch=arch,
+        include_top=include_top,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        aux_logits=aux_logits,
+        batch_norm=batch_norm,
+        style=style,
+    )
+
+
+def _ceil_max_pool(api, x, size, stride, name):
+    """PyTorch's ``MaxPool2d(size, stride, ceil_mode=True)``: windows may overhang the end.
+
+    The overhang is padded with zeros (``<name>_pad``), which cannot win the
+    max: every input here follows a ReLU.
+    """
+    pads = []
+    for n in x.shape[1:3]:
+        if n is None:
+            raise ValueError(
+                "style='torch' needs a fixed input size (its ceil-mode pools). "
+                f"Received a feature map of shape {tuple(x.shape)}"
+            )
+        out = -(-(n - size) // stride) + 1
+        pads.append((0, max((out - 1) * stride + size - n, 0)))
+    x = api.layers.ZeroPadding2D(padding=tuple(pads), name=f"{name}_pad")(x)
+    return api.layers.MaxPooling2D(size, strides=stride, padding="valid", name=name)(x)
+
+
+def _torch_features(api, img_input, input_shape):
+    """torchvision's GoogLeNet up to its global pool (transform_input=True, no aux heads)."""
+    if input_shape[2] != 3:
+        raise ValueError(
+            f"style='torch' takes RGB inputs (its transform_input is per RGB channel). "
+            f"Received: input_shape={input_shape}"
+        )
+    layers = api.layers
+    x = layers.Rescaling(
+        scale=[s / 0.5 for s in TORCH_STD],
+        offset=[(m - 0.5) / 0.5 for m in TORCH_MEAN],
+        name="transform_input",
+    )(img_input)
+    bn = {"batch_norm": True}
+    x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
+    x = _conv(api, x, 64, 7, strides=2, padding="valid", name="conv1_7x7_s2", **bn)
+    x = _ceil_max_pool(api, x, 3, 2, "pool1_3x3")
+    x = _conv(api, x, 64, 1, name="conv2_3x3_reduce", **bn)
+    x = _conv(api, x, 192, 3, name="conv2_3x3", **bn)
+    x = _ceil_max_pool(api, x, 3, 2, "pool2_3x3")
+    for item in LAYOUT:
+        if item == "pool3_3x3":
+            x = _ceil_max_pool(api, x, 3, 2, item)
+        elif item == "pool4_3x3":
+            x = _ceil_max_pool(api, x, 2, 2, "pool4_2x2")
+        else:
+            spec = INCEPTION_SPECS[item]
+            x = inception_module(api, x, spec, name=f"inception_{item}", five=3, **bn)
+    return x
+
+
+def _paper_features(api, img_input, batch_norm, with_aux, classes, classifier_activation):
+    """Table 1 up to the global pool, and the auxiliary heads' outputs."""
     layers = api.layers
     bn = {"batch_norm": batch_norm}
-
     x = _conv(api, img_input, 64, 7, strides=2, name="conv1_7x7_s2", **bn)  # 112x112x64
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3")(x)  # 56x56x64
     if not batch_norm:
@@ -262,33 +381,7 @@ def GoogLeNet(
                         **bn,
                     )
                 )
-    # 7x7x1024 at 224
-    x = _common.classifier_top(
-        api,
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        dropout=MAIN_DROPOUT,
-    )
-    outputs = [x, *aux_outputs] if aux_outputs else x
-    return _common.finish_model(
-        api,
-        img_input=img_input,
-        input_tensor=input_tensor,
-        outputs=outputs,
-        name=name,
-        weights=weights,
-        arch=arch,
-        include_top=include_top,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        aux_logits=aux_logits,
-        batch_norm=batch_norm,
-    )
+    return x, aux_outputs  # 7x7x1024 at 224
 
 
 InceptionV1 = GoogLeNet
@@ -431,3 +524,30 @@ def _register():
 
 
 _register()
+
+
+def _register_torch():
+    from keras_convnets.models.registry import ModelInfo, register
+
+    # Figures at 224: trainable parameters and multiply-adds equal torchvision's
+    # num_params (6,624,904) and _ops (1.498 GMACs).
+    register(
+        ModelInfo(
+            name="googlenet_torch",
+            family="googlenet_torch",
+            builder=GoogLeNet,
+            paper="Szegedy et al. 2014, as torchvision builds it (BN, 3x3 in the 5x5 branch)",
+            input_shape=DEFAULT_INPUT_SHAPE,
+            classes=1000,
+            preprocessing="torch",
+            params=6_639_464,
+            trainable_params=6_624_904,
+            macs=1_498_376_192,
+            overrides={"style": "torch", "name": "googlenet_torch"},
+            min_input_size=MIN_SIZE,
+            notes="style='torch': torchvision's GoogLeNet, transform_input, no aux heads",
+        )
+    )
+
+
+_register_torch()

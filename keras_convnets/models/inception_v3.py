@@ -87,6 +87,16 @@ the seed describes it, is 0.41 x10^9 cheaper, not 1.0: the paper's v2 must
 have differed in more than the stem, which it does not specify. We report
 these numbers and do not bend the model to match.
 
+Variant behind an option, for converted weights: ``style="torch"`` (v3 only;
+registered as ``inception_v3_torch``) is torchvision's and timm's
+``Inception3``, which their weights need: BN with a learned scale (gamma)
+after every convolution, and the 3x3/1 average pools of the modules counting
+the zero padding (PyTorch's ``count_include_pad=True``; ``*_pool_pad``
+layers, then a valid pool), no auxiliary head (``aux_logits`` defaults to
+False there; their checkpoints' ``AuxLogits`` are left out). torchvision's
+``transform_input`` is not built in: feed inputs scaled to [-1, 1] (mean =
+std = 0.5), which is what it computes from ImageNet-normalized ones.
+
 Layer names: ``stem_conv{i}_conv|bn|relu``, ``stem_pool{i}``,
 ``mixed{m}_{branch}_conv|bn|relu`` with branches ``1x1``, ``5x5_1..2``,
 ``3x3_1..``, ``3x3dbl_1..``, ``7x7_1..3``, ``7x7dbl_1..5``, ``7x7x3_1..4``,
@@ -97,7 +107,10 @@ Layer names: ``stem_conv{i}_conv|bn|relu``, ``stem_pool{i}``,
 
 from __future__ import annotations
 
-from keras_convnets.models import _common, _compat
+import contextlib
+import contextvars
+
+from keras_convnets.models import _common, _compat, pretrained
 from keras_convnets.models import weights as weights_lib
 
 BN_EPSILON = 1e-3  # keras.applications conv2d_bn (BatchNormalization's default)
@@ -151,6 +164,20 @@ VARIANTS = {
 }
 
 
+# The style being built ("paper" or "torch"), read by conv_bn and _avg_pool_proj so that
+# the module builders stay as keras.applications' (set only inside Inception()).
+_STYLE = contextvars.ContextVar("inception_style", default="paper")
+
+
+@contextlib.contextmanager
+def _building(style):
+    token = _STYLE.set(style)
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)
+
+
 def conv_bn(api, x, filters, kernel, *, name, strides=1, padding="same", bn=True):
     """Conv2D, BN, ReLU as keras.applications' ``conv2d_bn`` (``bn=False``: conv with bias)."""
     layers = api.layers
@@ -163,14 +190,20 @@ def conv_bn(api, x, filters, kernel, *, name, strides=1, padding="same", bn=True
         name=f"{name}_conv",
     )(x)
     if bn:
-        # scale=False: a ReLU follows, so a learned scale is redundant (as the reference).
-        x = layers.BatchNormalization(axis=-1, scale=False, epsilon=BN_EPSILON, name=f"{name}_bn")(
+        # scale=False: a ReLU follows, so a learned scale is redundant (as the reference);
+        # torchvision's and timm's BN has one, which their weights set.
+        scale = _STYLE.get() == "torch"
+        x = layers.BatchNormalization(axis=-1, scale=scale, epsilon=BN_EPSILON, name=f"{name}_bn")(
             x
         )
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def _avg_pool_proj(api, x, filters, name):
+    if _STYLE.get() == "torch":  # F.avg_pool2d(x, 3, 1, padding=1): zeros count in the mean
+        x = api.layers.ZeroPadding2D(padding=1, name=f"{name}_pool_pad")(x)
+        y = api.layers.AveragePooling2D(3, strides=1, padding="valid", name=f"{name}_pool")(x)
+        return conv_bn(api, y, filters, (1, 1), name=f"{name}_pool_proj")
     y = api.layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     return conv_bn(api, y, filters, (1, 1), name=f"{name}_pool_proj")
 
@@ -301,8 +334,9 @@ def Inception(
     classifier_activation="softmax",
     name=None,
     *,
-    aux_logits=True,
+    aux_logits=None,
     dropout=DEFAULT_DROPOUT,
+    style=None,
     keras_module=None,
 ):
     """Builds ``arch`` (``"inception_v3"`` or ``"inception_v2"``); see the module doc.
@@ -319,6 +353,13 @@ def Inception(
         raise ValueError(f"`arch` must be one of {sorted(VARIANTS)}. Received: arch={arch!r}")
     stem, aux_bn = VARIANTS[arch]
     name = arch if name is None else name
+    style = pretrained.resolve_style(style, weights)
+    aux_logits = (style == "paper") if aux_logits is None else aux_logits
+    if style == "torch" and (arch != "inception_v3" or aux_logits):
+        raise ValueError(
+            "style='torch' (torchvision's/timm's Inception3) is Inception v3 without the "
+            f"auxiliary head. Received: arch={arch!r}, aux_logits={aux_logits!r}"
+        )
     if not isinstance(aux_logits, bool):
         raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
     if dropout is not None and (
@@ -364,12 +405,13 @@ def Inception(
     )
     img_input = _common.make_input(api, input_shape, input_tensor)
 
-    x = _stem(api, img_input, stem)
-    aux_input = None
-    for module_name, kind, options in MODULES:
-        x = _MODULE_BUILDERS[kind](api, x, module_name, **options)
-        if module_name == AUX_AFTER:
-            aux_input = x
+    with _building(style):
+        x = _stem(api, img_input, stem)
+        aux_input = None
+        for module_name, kind, options in MODULES:
+            x = _MODULE_BUILDERS[kind](api, x, module_name, **options)
+            if module_name == AUX_AFTER:
+                aux_input = x
 
     outputs = _common.classifier_top(
         api,
@@ -405,6 +447,7 @@ def Inception(
         classifier_activation=classifier_activation,
         aux_logits=aux_logits,
         dropout=dropout,
+        style=style,
     )
 
 
@@ -414,12 +457,16 @@ _DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
     ``classifier_activation``, ``name``), plus keyword-only:
 
-    * ``aux_logits``: the auxiliary head on the 17x17 grid (default True;
-      built only with ``include_top=True``); the model then has two outputs,
-      ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
+    * ``aux_logits``: the auxiliary head on the 17x17 grid (default None:
+      True, False with ``style="torch"``; built only with ``include_top=True``);
+      the model then has two outputs, ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
       ``keras_convnets.models.heads.loss_weights``). Minimum input 299 with it, 75
       without.
     * ``dropout``: rate before the classifier (default 0.2; None removes it).
+    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's/timm's Inception3,
+      v3 only, see the module doc); default None: ``"torch"`` when
+      ``weights`` names a torchvision/timm source or a ``.pth`` /
+      ``.safetensors`` file.
     * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
 
     Defaults: input (299, 299, 3), 1000 classes, ``weights=None`` (nothing is
@@ -440,8 +487,9 @@ def _variant(arch: str, fn_name: str, title: str, extra: str, hosted: str):
         fn_name=fn_name,
         module=__name__,
         doc=_DOC.format(title=title, extra=extra, hosted=hosted, fn=fn_name),
-        aux_logits=True,
+        aux_logits=None,
         dropout=DEFAULT_DROPOUT,
+        style=None,
     )
 
 
@@ -551,3 +599,31 @@ def _register():
 
 
 _register()
+
+
+def _register_torch():
+    from keras_convnets.models.registry import ModelInfo, register
+
+    # At 299: trainable parameters and multiply-adds equal timm's 23.83M (no aux head) and
+    # torchvision's _ops (5.713 GMACs).
+    register(
+        ModelInfo(
+            name="inception_v3_torch",
+            family="inception_torch",
+            builder=InceptionV3,
+            paper=_PAPER + " (as torchvision and timm build it)",
+            input_shape=(299, 299, 3),
+            classes=1000,
+            preprocessing="tf",  # [-1, 1]: torchvision's transform_input, timm's tv/tf weights
+            params=23_869_000,
+            trainable_params=23_834_568,
+            macs=5_713_216_096,
+            overrides={"style": "torch", "name": "inception_v3_torch"},
+            outputs=("predictions",),
+            min_input_size=MIN_SIZE,
+            notes="style='torch': BN with scale, pools counting padding, no aux head",
+        )
+    )
+
+
+_register_torch()

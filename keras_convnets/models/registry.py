@@ -38,6 +38,19 @@ class ModelInfo:
     notes: str = ""
     paper_rows: dict | None = None  # per-block printed figures for the cost report
 
+    @property
+    def weights(self) -> tuple:
+        """The pretrained weights this model takes, directly or through its ``*_torch`` variant.
+
+        Each :class:`keras_convnets.models.pretrained.WeightsEntry` gives the source
+        (keras.applications, torchvision, timm), tag, licence, published
+        top-1/top-5 with its resolution and crop, the preprocessing and the
+        ``variant`` (registered name) it loads into.
+        """
+        from keras_convnets.models import pretrained
+
+        return pretrained.entries_for(self.name)
+
     def build(self, **overrides: Any):
         kwargs = dict(self.overrides)
         for key, value in overrides.items():
@@ -130,6 +143,18 @@ def markdown_table(pattern: str | None = None) -> str:
         lines.append(
             f"| `{name}` | {info.family} | {shape} | {info.params:,} | "
             f"{info.macs / 1e9:.3f} G | {', '.join(paper) or '-'} | {info.preprocessing} | "
-            f"{'hosted (keras.applications files)' if info.hosted_weights else '-'} |"
+            f"{_weights_cell(info)} |"
         )
     return "\n".join(lines)
+
+
+def _weights_cell(info: ModelInfo) -> str:
+    cell = []
+    for e in info.weights:
+        if e.source == "keras.applications":
+            cell.append(f"`imagenet` (keras.applications, {e.top1:.1f}%)")
+        elif e.variant == info.name:
+            cell.append(f"{e.source}:{e.tag} ({e.top1:.2f}%)")
+    variants = sorted({e.variant for e in info.weights} - {info.name})
+    cell += [f"torchvision/timm: see `{v}`" for v in variants]
+    return "<br>".join(cell) or "-"

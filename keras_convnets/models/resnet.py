@@ -35,10 +35,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keras_convnets.models import _common, _compat
+from keras_convnets.models import _common, _compat, pretrained
 from keras_convnets.models import weights as weights_lib
 
 BN_EPSILON = 1.001e-5  # as keras.applications
+# style="torch": the layout of torchvision's and timm's ResNets, whose weights it loads.
+TORCH_BN_EPSILON = 1e-5
+STYLES = pretrained.STYLES
 # Moving-statistics momentum 0.9 (PyTorch's 0.1, fb.resnet.torch): with Keras'
 # default 0.99 the inference-mode statistics of a short run (the CIFAR-size
 # experiments, fine-tuning) lag thousands of steps behind the weights. It is
@@ -111,31 +114,45 @@ RESNET_SPECS = {
 SHORTCUTS = ("A", "B", "C")
 
 
-def _conv_bn(api, x, filters, kernel, *, strides, use_bias, name, relu):
+def _conv_bn(api, x, filters, kernel, *, strides, use_bias, name, relu, style="paper"):
     layers = api.layers
+    padding = "valid" if kernel == 1 else "same"
+    if style == "torch" and kernel > 1 and strides > 1:
+        # PyTorch pads k // 2 on every side; TF's "same" pads (0, 1) at stride 2 on even sizes.
+        x = layers.ZeroPadding2D(padding=kernel // 2, name=f"{name}_pad")(x)
+        padding = "valid"
     x = layers.Conv2D(
         filters,
         kernel,
         strides=strides,
-        padding="valid" if kernel == 1 else "same",
+        padding=padding,
         use_bias=use_bias,
         kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
+    epsilon = TORCH_BN_EPSILON if style == "torch" else BN_EPSILON
     x = layers.BatchNormalization(
-        axis=-1, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn"
+        axis=-1, momentum=BN_MOMENTUM, epsilon=epsilon, name=f"{name}_bn"
     )(x)
     if relu:
         x = layers.Activation("relu", name=f"{name}_relu")(x)
     return x
 
 
-def _shortcut(api, x, out_channels, stride, *, option, use_bias, name):
+def _shortcut(api, x, out_channels, stride, *, option, use_bias, name, style="paper"):
     in_channels = x.shape[-1]
     changes = stride != 1 or in_channels != out_channels
     if option == "C" or (option == "B" and changes):
         return _conv_bn(
-            api, x, out_channels, 1, strides=stride, use_bias=use_bias, name=f"{name}_0", relu=False
+            api,
+            x,
+            out_channels,
+            1,
+            strides=stride,
+            use_bias=use_bias,
+            name=f"{name}_0",
+            relu=False,
+            style=style,
         )
     if option == "A" and changes:
         if stride != 1:
@@ -145,19 +162,26 @@ def _shortcut(api, x, out_channels, stride, *, option, use_bias, name):
     return x
 
 
-def residual_block(api, x, filters, stride, *, block, shortcut, residual, use_bias, name):
-    """One basic or bottleneck block; ``name`` like ``conv3_block1``."""
+def residual_block(
+    api, x, filters, stride, *, block, shortcut, residual, use_bias, name, style="paper"
+):
+    """One basic or bottleneck block; ``name`` like ``conv3_block1``.
+
+    ``style="torch"`` puts a bottleneck's stride in its 3x3 (ResNet v1.5) and
+    pads strided 3x3 convolutions symmetrically, as torchvision and timm do.
+    """
     out_channels = filters * 4 if block == "bottleneck" else filters
     if residual:
         # Built before the residual branch, as keras.applications does: the
         # layer order is what legacy `.h5` weights are matched by.
         skip = _shortcut(
-            api, x, out_channels, stride, option=shortcut, use_bias=use_bias, name=name
+            api, x, out_channels, stride, option=shortcut, use_bias=use_bias, name=name, style=style
         )
-    kw = {"use_bias": use_bias}
+    kw = {"use_bias": use_bias, "style": style}
     if block == "bottleneck":
-        y = _conv_bn(api, x, filters, 1, strides=stride, name=f"{name}_1", relu=True, **kw)
-        y = _conv_bn(api, y, filters, 3, strides=1, name=f"{name}_2", relu=True, **kw)
+        s1, s3 = (1, stride) if style == "torch" else (stride, 1)
+        y = _conv_bn(api, x, filters, 1, strides=s1, name=f"{name}_1", relu=True, **kw)
+        y = _conv_bn(api, y, filters, 3, strides=s3, name=f"{name}_2", relu=True, **kw)
         y = _conv_bn(api, y, out_channels, 1, strides=1, name=f"{name}_3", relu=False, **kw)
     else:
         y = _conv_bn(api, x, filters, 3, strides=stride, name=f"{name}_1", relu=True, **kw)
@@ -181,20 +205,26 @@ def ResNet(
     shortcut=None,
     residual=True,
     conv_bias=None,
+    style=None,
     keras_module=None,
 ):
     """Builds the ResNet ``arch`` (a key of :data:`RESNET_SPECS`).
 
     The public variants (``ResNet50`` ...) call this with their own defaults.
     ``keras_module=tf_keras`` builds the legacy-Keras twin of the same network.
+    ``style="torch"`` builds the layout of torchvision's and timm's ResNets
+    (see :func:`_check_style`); ``None`` picks it when ``weights`` names a
+    torchvision/timm source, else ``"paper"``.
     """
     if arch not in RESNET_SPECS:
         raise ValueError(f"`arch` must be one of {sorted(RESNET_SPECS)}. Received: arch={arch!r}")
     spec = RESNET_SPECS[arch]
+    style = _check_style(style, weights)
     shortcut = spec.default_shortcut if shortcut is None else shortcut
     classes = spec.default_classes if classes is None else classes
     _common.check_bool("conv_bias", conv_bias, allow_none=True)
-    conv_bias = spec.default_conv_bias if conv_bias is None else conv_bias
+    default_bias = spec.default_conv_bias and style == "paper"
+    conv_bias = default_bias if conv_bias is None else conv_bias
     name = arch if name is None else name
     if shortcut not in SHORTCUTS:
         raise ValueError(
@@ -212,11 +242,19 @@ def ResNet(
         hosted=hosted,
         name=name,
     )
-    if weights == "imagenet" and (shortcut != "B" or not residual or not conv_bias):
+    if weights == "imagenet" and (
+        shortcut != "B" or not residual or not conv_bias or style != "paper"
+    ):
         raise ValueError(
             "The hosted ImageNet weights are for the default architecture (shortcut='B', "
-            f"residual=True, conv_bias=True). Received: shortcut={shortcut!r}, "
-            f"residual={residual}, conv_bias={conv_bias}"
+            "residual=True, conv_bias=True, style='paper'). Received: "
+            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}, style={style!r}"
+        )
+    if pretrained.is_source(weights) and (shortcut != "B" or not residual or conv_bias):
+        raise ValueError(
+            f"`weights={weights!r}` are for the torchvision/timm architecture (style='torch', "
+            "shortcut='B', residual=True, conv_bias=False). Received: "
+            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}"
         )
     api = _compat.resolve(keras_module)
     input_shape = _common.resolve_input_shape(
@@ -239,14 +277,25 @@ def ResNet(
         x = layers.Conv2D(
             64, 7, strides=2, use_bias=conv_bias, kernel_initializer="he_normal", name="conv1_conv"
         )(x)
+        epsilon = TORCH_BN_EPSILON if style == "torch" else BN_EPSILON
         x = layers.BatchNormalization(
-            axis=-1, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="conv1_bn"
+            axis=-1, momentum=BN_MOMENTUM, epsilon=epsilon, name="conv1_bn"
         )(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
         x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     else:
-        x = _conv_bn(api, img_input, 16, 3, strides=1, use_bias=conv_bias, name="conv1", relu=True)
+        x = _conv_bn(
+            api,
+            img_input,
+            16,
+            3,
+            strides=1,
+            use_bias=conv_bias,
+            name="conv1",
+            relu=True,
+            style=style,
+        )
 
     for stage, (filters, blocks, stride) in enumerate(spec.stages, start=2):
         for i in range(1, blocks + 1):
@@ -260,6 +309,7 @@ def ResNet(
                 residual=residual,
                 use_bias=conv_bias,
                 name=f"conv{stage}_block{i}",
+                style=style,
             )
 
     x = _common.classifier_top(
@@ -286,7 +336,20 @@ def ResNet(
         shortcut=shortcut,
         residual=residual,
         conv_bias=conv_bias,
+        style=style,
     )
+
+
+def _check_style(style, weights):
+    """``"paper"`` (He et al.'s v1) or ``"torch"`` (torchvision's and timm's layout).
+
+    ``"torch"``: ResNet v1.5, the stride of a down-sampling bottleneck in its
+    3x3 convolution (not the first 1x1); strided 3x3 convolutions padded by 1
+    on every side (``*_pad`` layers; TF's ``"same"`` pads (0, 1) at stride 2
+    on even sizes); batch norm epsilon 1e-5; no convolution biases. Layer names
+    are the paper style's, so torchvision/timm checkpoints map onto them.
+    """
+    return pretrained.resolve_style(style, weights)
 
 
 _DOC = """Builds {title} ({where}).
@@ -297,7 +360,12 @@ _DOC = """Builds {title} ({where}).
 
     * ``shortcut``: ``"A"``, ``"B"`` or ``"C"`` (default ``"{shortcut}"``, as the paper).
     * ``residual``: ``False`` builds the plain counterpart (no shortcuts).
-    * ``conv_bias``: convolution biases (default {conv_bias}; see the module doc).
+    * ``conv_bias``: convolution biases (default ``None``: {conv_bias} with
+      ``style="paper"``, False with ``style="torch"``; see the module doc).
+    * ``style``: ``"paper"`` (He et al.'s v1) or ``"torch"`` (torchvision's and
+      timm's v1.5 layout); default ``None``: ``"torch"`` when ``weights`` is
+      ``"torchvision"``, ``"timm"``, ``"<source>:<tag>"`` or a ``.pth`` /
+      ``.safetensors`` file, else ``"paper"``.
     * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
 
     Defaults: input {shape}, {classes} classes, ``weights=None`` (nothing is
@@ -337,7 +405,8 @@ def _variant(arch: str, fn_name: str, title: str):
         classes=spec.default_classes,
         shortcut=spec.default_shortcut,
         residual=True,
-        conv_bias=spec.default_conv_bias,
+        conv_bias=None,
+        style=None,
     )
 
 
@@ -383,6 +452,18 @@ _PLAIN = {
 }
 
 
+# style="torch" (torchvision's and timm's ResNet v1.5 layout, whose converted weights they
+# load; keras_convnets.models.pretrained): name -> (arch, params, trainable, macs). The trainable
+# counts and multiply-adds equal torchvision's num_params and _ops (1.814 ... 11.514 GMACs).
+_TORCH = {
+    "resnet18_torch": ("resnet18", 11_699_112, 11_689_512, 1_814_073_344),
+    "resnet34_torch": ("resnet34", 21_814_696, 21_797_672, 3_663_761_408),
+    "resnet50_torch": ("resnet50", 25_610_152, 25_557_032, 4_089_184_256),
+    "resnet101_torch": ("resnet101", 44_654_504, 44_549_160, 7_801_405_440),
+    "resnet152_torch": ("resnet152", 60_344_232, 60_192_808, 11_513_626_624),
+}
+
+
 def _register():
     from keras_convnets.models.registry import ModelInfo, register
 
@@ -424,6 +505,25 @@ def _register():
                 overrides={"residual": False, "name": name},
                 min_input_size=spec.total_stride,
                 notes=f"plain counterpart of {arch} (no shortcuts)",
+            )
+        )
+    for name, (arch, params, trainable, macs) in _TORCH.items():
+        spec = RESNET_SPECS[arch]
+        register(
+            ModelInfo(
+                name=name,
+                family="resnet_torch",
+                builder=_ENTRIES[arch][0],
+                paper=_PAPER + " (v1.5 as torchvision and timm)",
+                input_shape=spec.default_input_shape,
+                classes=spec.default_classes,
+                preprocessing="torch",
+                params=params,
+                trainable_params=trainable,
+                macs=macs,
+                overrides={"style": "torch", "name": name},
+                min_input_size=spec.total_stride,
+                notes="style='torch': stride in the 3x3, symmetric padding, BN eps 1e-5, no biases",
             )
         )
 
