@@ -3,7 +3,7 @@
 Each framework runs in its own process (JAX takes most of the GPU's memory when
 it starts, so the two cannot share one), one after the other on the same GPU:
 
-* ``keras-jax``: ``keras_convnets.resnet.ResNet50`` with ``KERAS_BACKEND=jax``;
+* ``keras-jax``: ``keras_convnets.models.resnet.ResNet50`` with ``KERAS_BACKEND=jax``;
   a jitted step built from ``model.stateless_call`` and
   ``optimizer.stateless_apply`` (the loop of Keras' "training loop from scratch
   in JAX" guide), inputs already on the device, buffers donated.
@@ -77,7 +77,7 @@ def run_keras(args):
 
     # Only the model's module: the package import must not need TensorFlow
     # either (checked below and reported).
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     tf_loaded = "tensorflow" in sys.modules
     device = str(jax.devices()[0])

@@ -44,12 +44,12 @@ def build_pair(name, precision, input_shape):
     keras.config.set_dtype_policy(precision)
     try:
         if name == "resnet50":
-            from keras_convnets import resnet
+            from keras_convnets.models import resnet
 
             ours = resnet.ResNet50(weights=None, input_shape=input_shape)
             theirs = keras.applications.ResNet50(weights=None, input_shape=input_shape)
         elif name == "inception_v3":
-            from keras_convnets import inception_v3
+            from keras_convnets.models import inception_v3
 
             # Without the auxiliary head: the same network as keras.applications.
             ours = inception_v3.InceptionV3(weights=None, input_shape=input_shape, aux_logits=False)
@@ -145,7 +145,7 @@ def explain(args):
     import tensorflow as tf
 
     from benchmarks._util import alternating_rates
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     size = args.image_size or 224
     keras.config.set_dtype_policy("mixed_bfloat16")
@@ -220,7 +220,7 @@ def without_bn(args):
     import tensorflow as tf
 
     from benchmarks._util import alternating_rates
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     size = args.image_size or 224
     batch = args.micro_batch

@@ -20,7 +20,7 @@ Override with ``--fma-units`` and ``--lanes``.
 
 Achieved: a large matrix product and a ResNet-50 3x3 convolution through
 TensorFlow (oneDNN), and ResNet-50 inference (batch 32), each in float32 and
-bfloat16; multiply-adds counted by shape (and by ``keras_convnets.cost`` for
+bfloat16; multiply-adds counted by shape (and by ``keras_convnets.analysis.cost`` for
 the network).
 
 Example::
@@ -168,7 +168,8 @@ def achieved(args) -> list:
     import tensorflow as tf
 
     from benchmarks._util import median_rate
-    from keras_convnets import cost, resnet
+    from keras_convnets.analysis import cost
+    from keras_convnets.models import resnet
 
     rng = np.random.default_rng(0)
     rows = []

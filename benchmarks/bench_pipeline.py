@@ -37,7 +37,8 @@ RECIPES = {
 
 def pipeline_rate(pipeline, input_shape, *, batch, batches, examples, model_name):
     """Images/s the training pipeline yields over ``batches`` batches after the first."""
-    from keras_convnets import data, registry
+    from keras_convnets import data
+    from keras_convnets.models import registry
 
     split = data.load_split("fashion_mnist", "train", max_examples=examples)
     mean = data.mean_image(split, input_shape) if pipeline == "cifar" else None
@@ -62,7 +63,7 @@ def model_rate(model_name, input_shape, *, batch, repeats):
     import numpy as np
 
     from benchmarks._util import median_rate
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     overrides = {"input_shape": input_shape}
     if model_name == "inception_v3":

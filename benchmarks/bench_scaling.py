@@ -1,6 +1,6 @@
 """Measured inference time vs counted multiply-adds: ResNet-18 -> 152, inputs 224 -> 299 -> 448.
 
-Multiply-adds come from :func:`keras_convnets.cost.analyze` of the built model
+Multiply-adds come from :func:`keras_convnets.analysis.cost.analyze` of the built model
 (the count the registry and the paper tables use). Time is the median of
 ``--repeats`` runs of a ``tf.function`` at ``--batch``; the table gives
 ms/image, GMAC/image and the achieved GMAC/s, and a log-log plot (PNG,
@@ -31,7 +31,8 @@ def measure(args):
     import tensorflow as tf
 
     from benchmarks._util import median_rate
-    from keras_convnets import cost, registry
+    from keras_convnets.analysis import cost
+    from keras_convnets.models import registry
 
     cases = [(name, args.sizes[0]) for name in args.models]
     cases += [(args.size_model, size) for size in args.sizes[1:]]
@@ -82,7 +83,7 @@ def plot(rows, path):
     ax.set_yticks(
         [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if min(ms) / 2 <= t <= 2 * max(ms)]
     )
-    ax.set_xlabel("multiply-adds per image (G, keras_convnets.cost)")
+    ax.set_xlabel("multiply-adds per image (G, keras_convnets.analysis.cost)")
     ax.set_ylabel("ms per image (measured)")
     ax.set_title("Inference time vs counted multiply-adds")
     ax.legend()

@@ -40,7 +40,7 @@ MODELS = ("resnet50", "keras.applications.ResNet50", "resnet20")
 def _keras_model(name, input_shape):
     import keras
 
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     if name == "resnet50":
         return resnet.ResNet50(weights=None, input_shape=input_shape)

@@ -31,7 +31,7 @@ def build(name, precision, input_shape=None):
     """``{"ours": model, "keras.applications": model or absent}`` under ``precision``."""
     import keras
 
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     keras.config.set_dtype_policy(precision)
     try:
@@ -42,7 +42,7 @@ def build(name, precision, input_shape=None):
                 "keras.applications": keras.applications.ResNet50(weights=None, input_shape=shape),
             }
         if name == "inception_v3":
-            from keras_convnets import inception_v3
+            from keras_convnets.models import inception_v3
 
             shape = input_shape or (299, 299, 3)
             return {

@@ -65,7 +65,7 @@ files, the 5,000/1,000-image sample shipped in the package is used.""",
         "code",
         """\
 import keras_convnets
-from keras_convnets import cost
+from keras_convnets.analysis import cost
 
 resnet50 = keras_convnets.ResNet50()
 print(cost.format_table(cost.analyze(resnet50)))""",
@@ -464,7 +464,7 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-from keras_convnets.sample_data import load_fashion_mnist_sample
+from keras_convnets.data.sample_data import load_fashion_mnist_sample
 
 WORK = tempfile.mkdtemp(prefix="photos_")
 PER_CLASS = 40 if SMALL_RUN else 450

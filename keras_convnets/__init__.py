@@ -7,13 +7,19 @@ Example:
     (None, 10)
 """
 
-from keras_convnets import cost, data, layers, weights
-from keras_convnets.googlenet import GoogLeNet, InceptionV1
-from keras_convnets.heads import inference_model, loss_weights, with_aux_targets
-from keras_convnets.imagenet import decode_predictions, preprocess_input
-from keras_convnets.inception_v3 import InceptionV2, InceptionV3
-from keras_convnets.registry import ModelInfo, get_model, list_models, model_info
-from keras_convnets.resnet import (
+from keras_convnets import _logs
+
+_logs.from_environment()  # before TensorFlow starts: KERAS_CONVNETS_TF_LOG=PATH
+
+from keras_convnets import data  # noqa: E402
+from keras_convnets.analysis import cost  # noqa: E402
+from keras_convnets.data.imagenet import decode_predictions, preprocess_input  # noqa: E402
+from keras_convnets.models import layers, weights  # noqa: E402
+from keras_convnets.models.googlenet import GoogLeNet, InceptionV1  # noqa: E402
+from keras_convnets.models.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
+from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
+from keras_convnets.models.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
+from keras_convnets.models.resnet import (  # noqa: E402
     ResNet18,
     ResNet20,
     ResNet32,
@@ -26,15 +32,15 @@ from keras_convnets.resnet import (
     ResNet152,
     ResNet1202,
 )
-from keras_convnets.saving import load_model
-from keras_convnets.twin import copy_weights, tf_keras_twin
+from keras_convnets.models.saving import load_model  # noqa: E402
+from keras_convnets.models.twin import copy_weights, tf_keras_twin  # noqa: E402
 
 __version__ = "0.1.0"
 
 # TensorFlow-only parts (evaluation, training, deploy) are imported on first use,
 # so that `import keras_convnets` works on a JAX-only machine.
 _LAZY = {
-    "evaluation": "keras_convnets.evaluation",
+    "evaluation": "keras_convnets.analysis.evaluation",
     "training": "keras_convnets.training",
     "deploy": "keras_convnets.deploy",
 }

@@ -1,7 +1,7 @@
 """Command line: ``python -m keras_convnets {list,summary,table}``.
 
 * ``list [PATTERN]``: registered models with their metadata.
-* ``summary NAME [--input-shape H,W,C] [--per-layer]``: the cost table of one
+* ``summary NAME [--input_shape H,W,C] [--per_layer]``: the cost table of one
   model, per block (or per layer), beside the paper's printed figures.
 * ``table [PATTERN]``: builds every registered model and prints its
   parameters and multiply-adds beside the paper's.
@@ -24,7 +24,7 @@ def _fmt_paper(value, unit):
 
 
 def _cmd_list(args):
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     if args.markdown:
         print(registry.markdown_table(args.pattern))
@@ -48,12 +48,13 @@ def _parse_shape(text):
     try:
         shape = tuple(int(d) for d in text.split(","))
     except ValueError:
-        raise SystemExit(f"--input-shape must look like 224,224,3. Received: {text!r}") from None
+        raise SystemExit(f"--input_shape must look like 224,224,3. Received: {text!r}") from None
     return shape
 
 
 def _cmd_summary(args):
-    from keras_convnets import cost, heads, registry
+    from keras_convnets.analysis import cost
+    from keras_convnets.models import heads, registry
 
     info = registry.model_info(args.name)
     kwargs = {}
@@ -79,7 +80,8 @@ def _cmd_summary(args):
 
 
 def _cmd_table(args):
-    from keras_convnets import cost, heads, registry
+    from keras_convnets.analysis import cost
+    from keras_convnets.models import heads, registry
 
     head = (
         f"{'model':<12} {'input':>11} {'params':>12} {'paper params':>13} "
@@ -119,8 +121,8 @@ def main(argv=None):
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("summary", help="cost table of one model")
     p.add_argument("name")
-    p.add_argument("--input-shape", default=None, help="H,W,C (default: the model's)")
-    p.add_argument("--per-layer", action="store_true", help="one row per layer")
+    p.add_argument("--input_shape", default=None, help="H,W,C (default: the model's)")
+    p.add_argument("--per_layer", action="store_true", help="one row per layer")
     p.set_defaults(func=_cmd_summary)
     p = sub.add_parser("table", help="build every model and print its costs")
     p.add_argument("pattern", nargs="?", default=None)

@@ -8,7 +8,7 @@ It trains ResNet-20 (He et al. 2015, §4.2: the CIFAR network, 32x32x3) with the
 ``resnet_cifar`` recipe of :mod:`keras_convnets.training` on real images, with
 no download: the full Fashion-MNIST IDX files when ``--data_dir`` (default
 ``/usr/share/datasets/fashion-mnist``) holds them, else the 5,000/1,000-image
-sample shipped in :mod:`keras_convnets.sample_data`. The 28x28 grey images go
+sample shipped in :mod:`keras_convnets.data.sample_data`. The 28x28 grey images go
 through the CIFAR pipeline (zero-padded to 32x32, grey -> RGB, minus the
 per-pixel mean). It then exports a full-integer int8 TFLite model with
 :func:`keras_convnets.deploy.export_model` (calibrated on training images),
@@ -20,7 +20,8 @@ Outputs in ``--output_dir`` (default ``runs/demo``), each written atomically:
 the same command again resumes from its newest checkpoint, so give a new
 ``--output_dir`` for other settings), ``resnet20_int8.tflite``
 with its ``.json``/``.parity.json``/``.labels.txt``/``.mean.npy``, and
-``demo.json`` (the figures printed at the end).
+``demo.json`` (the figures printed at the end), and ``tensorflow.log``
+(TensorFlow's native log lines; ``--verbose`` prints them instead).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def resolve_data(data_dir, work_dir):
         pass
     else:
         return data_dir, f"full Fashion-MNIST from {data_dir} (60,000 train / 10,000 test)"
-    from keras_convnets.sample_data import load_fashion_mnist_sample
+    from keras_convnets.data.sample_data import load_fashion_mnist_sample
 
     folder = os.path.join(work_dir, "fashion_mnist_sample")
     os.makedirs(folder, exist_ok=True)
@@ -128,6 +129,11 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=float, help="Training epochs instead of --steps.")
     p.add_argument("--batch_size", type=_positive("batch_size"))
     p.add_argument("--small", action="store_true", help="A one-minute run (for tests).")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Show TensorFlow's own log lines (by default they go to OUTPUT_DIR/tensorflow.log).",
+    )
     args = p.parse_args(argv)
     if args.epochs is not None and not args.epochs > 0:
         p.error(f"--epochs must be > 0. Received: epochs={args.epochs!r}")
@@ -293,6 +299,13 @@ def _check_with_interpreter(path, images, labels):
 def main(argv=None):
     """Command-line entry point."""
     args = parse_args(argv)
+    from keras_convnets import _logs
+
+    if args.verbose:
+        _logs.restore_native_logs()
+    else:
+        log = _logs.send_native_logs_to(os.path.join(args.output_dir, "tensorflow.log"))
+        print(f"TensorFlow's own log lines go to {log} (--verbose shows them here).")
     run(
         args.output_dir,
         data_dir=args.data_dir,

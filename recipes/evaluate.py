@@ -21,7 +21,7 @@ Prints the input transform used and a table with top-1/top-k accuracy and
 error (k = min(5, classes) by default), and writes the same figures, with how
 they were measured, to ``--output`` as JSON (atomically).
 Softmax probabilities are averaged over crops and over models
-(:func:`keras_convnets.evaluation.evaluate`).
+(:func:`keras_convnets.analysis.evaluation.evaluate`).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _fail(message):
 
 def _load_models():
     import keras_convnets
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     if FLAGS.model and FLAGS.model_file:
         _fail("Pass either --model (with --weights) or --model_file, not both.")
@@ -176,7 +176,7 @@ def _load_dataset(channels):
     if name == "fashion_mnist_idx" or (name == "fashion_mnist" and name not in _named_datasets()):
         source = data.load_idx_dataset(FLAGS.data_dir or data.FASHION_MNIST_DIR, _idx_split())
     elif name == "fashion_mnist_sample":
-        from keras_convnets.sample_data import load_fashion_mnist_sample
+        from keras_convnets.data.sample_data import load_fashion_mnist_sample
 
         source = load_fashion_mnist_sample(_idx_split())
     elif name in _named_datasets():
@@ -305,7 +305,8 @@ def _run_split(run):
 
 
 def _evaluate_run():
-    from keras_convnets import data, evaluation
+    from keras_convnets import data
+    from keras_convnets.analysis import evaluation
     from keras_convnets.training import run as run_lib
 
     run = run_lib.load_run(FLAGS.run)
@@ -336,7 +337,7 @@ def _evaluate_run():
 
 
 def _evaluate_models(scales):
-    from keras_convnets import evaluation
+    from keras_convnets.analysis import evaluation
 
     name = FLAGS.dataset
     known = tuple(dict.fromkeys(("fashion_mnist", *_named_datasets(), *LOCAL_DATASETS)))

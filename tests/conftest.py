@@ -13,6 +13,23 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# The edit-run loop (`make test-quick`): modules of unit tests that train nothing, build no
+# large network and read no data set. A module can also say `pytestmark = pytest.mark.quick`.
+QUICK_MODULES = {
+    "test_cli.py",
+    "test_cost.py",
+    "test_evaluation.py",
+    "test_imagenet_utils.py",
+    "test_lrn.py",
+    "test_plots.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in QUICK_MODULES and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.quick)
+
 
 @pytest.fixture(autouse=True)
 def _clear_keras_session():

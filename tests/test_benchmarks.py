@@ -117,7 +117,7 @@ def test_bench_inference_op_histogram_shows_float32_batchnorm():
     import keras
 
     from benchmarks import bench_inference
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
@@ -192,7 +192,7 @@ def test_strip_batchnorm_keeps_the_rest():
     import keras
 
     from benchmarks import bench_inference
-    from keras_convnets import resnet
+    from keras_convnets.models import resnet
 
     model = resnet.ResNet20(input_shape=(32, 32, 3))
     stripped = bench_inference.strip_batchnorm(model)

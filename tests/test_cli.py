@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from keras_convnets import registry, resnet  # noqa: F401  (registers the ResNets)
 from keras_convnets.__main__ import main
+from keras_convnets.models import registry, resnet  # noqa: F401  (registers the ResNets)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,7 +39,7 @@ def test_summary_resnet50_prints_table_and_paper_figure():
 
 
 def test_summary_per_layer_and_input_shape(capsys):
-    assert main(["summary", "resnet20", "--per-layer", "--input-shape", "64,64,3"]) == 0
+    assert main(["summary", "resnet20", "--per_layer", "--input_shape", "64,64,3"]) == 0
     out = capsys.readouterr().out
     assert "conv2_block1_1_conv" in out and "64x64x16" in out
     assert "parameters: 271,098 (trainable 269,722)" in out
@@ -83,5 +83,5 @@ def test_unknown_model_exit_code_of_the_process():
 
 def test_bad_input_shape_text():
     with pytest.raises(SystemExit) as info:
-        main(["summary", "resnet20", "--input-shape", "a,b"])
-    assert "--input-shape" in str(info.value) and "'a,b'" in str(info.value)
+        main(["summary", "resnet20", "--input_shape", "a,b"])
+    assert "--input_shape" in str(info.value) and "'a,b'" in str(info.value)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import keras
 import pytest
 
-from keras_convnets import cost, resnet
+from keras_convnets.analysis import cost
+from keras_convnets.models import resnet
 
 
 def small_model():

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_convnets import evaluation
+from keras_convnets.analysis import evaluation
 from keras_convnets.data import FASHION_MNIST_DIR, load_idx_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -16,9 +16,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets import googlenet, heads, inception_v3, registry, resnet  # noqa: F401
 from keras_convnets.deploy import parity, preprocessing, savedmodel, tflite
 from keras_convnets.deploy.exporter import export_model
+from keras_convnets.models import googlenet, heads, inception_v3, registry, resnet  # noqa: F401
 
 # Parity bounds of the format matrix (random weights). float32 is the issue's
 # target; the quantized ones bound what quantization noise may do to probabilities.
@@ -325,7 +325,7 @@ def test_qat_refuses_a_twin_that_differs(monkeypatch):
     from keras_convnets.deploy import qat
 
     model = _build("resnet20", {})
-    from keras_convnets import twin as twin_lib
+    from keras_convnets.models import twin as twin_lib
 
     real = twin_lib.tf_keras_twin
 

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_convnets import cost, heads, registry, twin
-from keras_convnets import googlenet as gn
-from keras_convnets import weights as weights_lib
-from keras_convnets.googlenet import GoogLeNet, InceptionV1
-from keras_convnets.layers import LocalResponseNormalization
+from keras_convnets.analysis import cost
+from keras_convnets.models import googlenet as gn
+from keras_convnets.models import heads, registry, twin
+from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.googlenet import GoogLeNet, InceptionV1
+from keras_convnets.models.layers import LocalResponseNormalization
 
 # Table 1 of Szegedy et al. 2014, typed from the paper (seed file), as golden data:
 # module: (output size, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj, params, ops)
@@ -542,7 +543,7 @@ def test_backend_neutral_with_jax():
         import numpy as np
         import keras
         assert keras.backend.backend() == "jax"
-        from keras_convnets.googlenet import GoogLeNet
+        from keras_convnets.models.googlenet import GoogLeNet
         model = GoogLeNet(input_shape=(65, 65, 3), classes=3)
         outs = model.predict(np.ones((2, 65, 65, 3), "float32"), verbose=0)
         assert [o.shape for o in outs] == [(2, 3)] * 3
@@ -561,7 +562,7 @@ def test_backend_neutral_with_jax():
 def test_docstring_examples_run():
     import doctest
 
-    from keras_convnets import layers
+    from keras_convnets.models import layers
 
     for module in (gn, layers):
         finder = doctest.DocTestFinder()

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets import imagenet, registry, resnet  # noqa: F401  (registers the ResNets)
+from keras_convnets.data import imagenet  # noqa: F401  (registers the ResNets)
+from keras_convnets.models import registry, resnet  # noqa: F401  (registers the ResNets)
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68])
 MEAN_RGB = np.array([0.485, 0.456, 0.406])

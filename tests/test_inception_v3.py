@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_convnets import cost, heads, registry, twin
-from keras_convnets import inception_v3 as inc
-from keras_convnets import weights as weights_lib
 from keras_convnets.__main__ import main as cli_main
+from keras_convnets.analysis import cost
+from keras_convnets.models import heads, registry, twin
+from keras_convnets.models import inception_v3 as inc
+from keras_convnets.models import weights as weights_lib
 
 BUILDERS = {"inception_v3": inc.InceptionV3, "inception_v2": inc.InceptionV2}
 KERAS_APPS_PARAMS = 23_851_784  # keras.applications.InceptionV3(), include_top=True
@@ -607,7 +608,7 @@ def test_jax_backend_runs_inception():
         """
         import numpy as np, keras
         assert keras.backend.backend() == "jax", keras.backend.backend()
-        from keras_convnets.inception_v3 import InceptionV2, InceptionV3
+        from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3
         for builder in (InceptionV3, InceptionV2):
             model = builder(aux_logits=False, input_shape=(75, 75, 3), classes=10)
             y = np.asarray(model(np.ones((2, 75, 75, 3), "float32")))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_convnets import layers as custom
-from keras_convnets.layers import LocalResponseNormalization
+from keras_convnets.models import layers as custom
+from keras_convnets.models.layers import LocalResponseNormalization
 
 ARGS = [
     (2, 1.0, 1e-4, 0.75),  # the layer's defaults

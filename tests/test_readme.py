@@ -6,7 +6,7 @@ import pathlib
 import re
 
 import keras_convnets
-from keras_convnets import registry
+from keras_convnets.models import registry
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 

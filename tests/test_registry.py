@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_convnets import cost, heads, registry, resnet  # noqa: F401  (registers the ResNets)
-from keras_convnets import weights as weights_lib
-from keras_convnets.saving import load_model
+from keras_convnets.analysis import cost  # noqa: F401  (registers the ResNets)
+from keras_convnets.models import heads, registry, resnet  # noqa: F401  (registers the ResNets)
+from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.saving import load_model
 
 # Every registered model (the metadata test), and the ResNet family's entries for the
 # per-model behaviour tests (the other families are exercised by their own test files).
@@ -240,7 +241,7 @@ def test_keras_file_roundtrip_safe_mode_and_no_lambda(name, tmp_path, rng):
     model.save(path)
     if name == "resnet1202":
         # keras.models.load_model exceeds Python's default recursion limit on this graph;
-        # keras_convnets.saving.load_model raises the limit (still safe_mode=True).
+        # keras_convnets.models.saving.load_model raises the limit (still safe_mode=True).
         loaded = load_model(path, safe_mode=True)
     else:
         loaded = keras.models.load_model(path, safe_mode=True)

@@ -18,8 +18,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets import layers as custom_layers
-from keras_convnets import resnet
+from keras_convnets.models import layers as custom_layers
+from keras_convnets.models import resnet
 
 # Table 1: blocks per stage conv2_x..conv5_x, and the block type.
 TABLE1 = {
@@ -264,7 +264,7 @@ def _check_weights_both_ways(ours, ref, tmp_path, rng, size):
     x = rng.uniform(-1, 1, size=(1, size, size, 3)).astype("float32")
     path = tmp_path / "ref.weights.h5"
     ref.save_weights(path)
-    from keras_convnets import weights as weights_lib
+    from keras_convnets.models import weights as weights_lib
 
     weights_lib.load_weights_checked(ours, path)
     assert_close(ours(x), ref(x))
@@ -374,7 +374,7 @@ def test_bad_arguments_cifar(kwargs, words):
 )
 def test_bad_arguments_imagenet(kwargs, words, monkeypatch):
     # Nothing may be fetched before the arguments are checked.
-    from keras_convnets import weights as weights_lib
+    from keras_convnets.models import weights as weights_lib
 
     def no_download(*args, **kwargs):
         raise AssertionError("downloaded before checking the arguments")
@@ -450,7 +450,7 @@ def test_jax_backend_runs_a_cifar_net():
         """
         import numpy as np, keras
         assert keras.backend.backend() == "jax", keras.backend.backend()
-        from keras_convnets.resnet import ResNet20
+        from keras_convnets.models.resnet import ResNet20
         for shortcut in ("A", "B"):
             model = ResNet20(shortcut=shortcut)
             y = np.asarray(model(np.ones((2, 32, 32, 3), "float32")))

@@ -16,8 +16,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets import _common, data
-from keras_convnets.sample_data import load_fashion_mnist_sample
+from keras_convnets import data
+from keras_convnets.data.sample_data import load_fashion_mnist_sample
+from keras_convnets.models import _common
 from keras_convnets.training import TrainConfig, run, train
 from keras_convnets.training.loop import NonFiniteLossError
 

@@ -265,7 +265,7 @@ def test_image_folder_run_counts_the_broken_jpegs_in_the_summary(tmp_path):
 
 
 def test_real_googlenet_trains_with_its_aux_heads(tmp_path):
-    from keras_convnets import heads
+    from keras_convnets.models import heads
 
     cfg = _small(
         tmp_path,
@@ -319,7 +319,7 @@ def test_deep_net_warm_up_runs_at_001_then_switches_to_the_scaled_rate(tmp_path)
 
 
 def test_real_inception_v3_trains_with_its_aux_head(tmp_path):
-    from keras_convnets import heads
+    from keras_convnets.models import heads
 
     cfg = _small(
         tmp_path,

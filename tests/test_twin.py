@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tf_keras
 
-from keras_convnets import registry, resnet
-from keras_convnets.twin import copy_weights, tf_keras_twin
+from keras_convnets.models import registry, resnet
+from keras_convnets.models.twin import copy_weights, tf_keras_twin
 
 
 def randomize_bn(model, seed=0):

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets import resnet
-from keras_convnets import weights as weights_lib
+from keras_convnets.models import resnet
+from keras_convnets.models import weights as weights_lib
 
 
 def md5(path):

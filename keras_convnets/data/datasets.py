@@ -540,7 +540,7 @@ def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=No
     def finish(image):
         image = tf.reshape(image, (height, width, input_shape[-1]))
         if mode is not None:
-            from keras_convnets import imagenet
+            from keras_convnets.data import imagenet
 
             image = imagenet.preprocess_input(image[None], mode=mode)[0]
         return image

@@ -53,12 +53,12 @@ def resolve_model(model, *, weights=None, input_shape=None, classes=None, build_
     """``(keras_model, registry_name_or_None)`` from a model, a ``.keras`` file or a name.
 
     A weights file is checked layer by layer against the model
-    (:func:`keras_convnets.weights.load_weights_checked`) before it is loaded.
+    (:func:`keras_convnets.models.weights.load_weights_checked`) before it is loaded.
     """
     # Importing the family modules registers them (until the package imports them all).
-    from keras_convnets import googlenet, inception_v3, registry, resnet  # noqa: F401
-    from keras_convnets import weights as weights_lib
-    from keras_convnets.saving import load_model
+    from keras_convnets.models import googlenet, inception_v3, registry, resnet  # noqa: F401
+    from keras_convnets.models import weights as weights_lib
+    from keras_convnets.models.saving import load_model
 
     build_kwargs = dict(build_kwargs or {})
     if isinstance(model, (str, os.PathLike)) and os.fspath(model).endswith(".keras"):
@@ -144,7 +144,7 @@ def export_model(
         export_model("resnet20", "out/resnet20_int8.tflite", quantize="int8",
                      weights="run/ckpt.weights.h5", dataset="fashion_mnist")
     """
-    from keras_convnets import heads, registry
+    from keras_convnets.models import heads, registry
 
     # 1. Arguments, before any work.
     if format not in FORMATS:
@@ -234,7 +234,7 @@ def export_model(
         labels = datasets.labels_for(dataset)
     labels = _read_labels(labels, n_classes)
     if quantize == "qat" and arch is None:
-        from keras_convnets import _common
+        from keras_convnets.models import _common
 
         if _common.build_spec(keras_model) is None:
             raise ValueError(
@@ -436,7 +436,7 @@ def _qat(
         train_images, train_labels = datasets.load_images(dataset, "train", count=count, seed=1)
     x = prep(train_images)
     log(f"QAT: tf_keras twin of {keras_model.name}, {steps} steps of batch {batch_size}")
-    from keras_convnets import _common, heads
+    from keras_convnets.models import _common, heads
 
     build_kwargs = {}
     if _common.build_spec(keras_model) is None:

@@ -1,7 +1,7 @@
 """Quantization-aware training (tensorflow-model-optimization) and int8 conversion.
 
 tfmot quantizes tf_keras models only, so the Keras 3 model is rebuilt as its
-tf_keras twin (:func:`keras_convnets.twin.tf_keras_twin`, weights copied; the
+tf_keras twin (:func:`keras_convnets.models.twin.tf_keras_twin`, weights copied; the
 outputs are checked equal to 1e-5 before anything else), annotated, wrapped by
 ``quantize_apply``, fine-tuned for a few steps and converted.
 
@@ -145,8 +145,8 @@ def quantize_model(model, *, arch=None, check_images=None, **build_kwargs):
         >>> q.output_shape
         (None, 10)
     """
-    from keras_convnets import heads
-    from keras_convnets import twin as twin_lib
+    from keras_convnets.models import heads
+    from keras_convnets.models import twin as twin_lib
 
     tfmot = import_tfmot()
     # The twin is built from the full model (auxiliary heads included: weights are

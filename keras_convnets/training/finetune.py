@@ -54,8 +54,8 @@ def transform_of(weights, *, info, source):
 
 def pretrained_model(weights, *, arch, input_shape, source=None):
     """A Keras model holding the pretrained weights (built with the builder's ``weights=``)."""
-    from keras_convnets import registry
-    from keras_convnets.saving import load_model
+    from keras_convnets.models import registry
+    from keras_convnets.models.saving import load_model
 
     if source is not None:
         model = source.load_model()
@@ -72,7 +72,7 @@ def pretrained_model(weights, *, arch, input_shape, source=None):
 
 def _from_weights_file(path, *, arch, input_shape):
     """The registry model for ``path``, trying each classifier width the file holds."""
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     errors = []
     for classes in _classifier_widths(path):
@@ -133,7 +133,7 @@ def transfer_weights(source, target, *, skip=()) -> list:
 
 def classifier_layers(model, source, class_names) -> set:
     """The output layers to re-initialise: all, unless ``source`` is a run of the same classes."""
-    from keras_convnets import heads
+    from keras_convnets.models import heads
 
     if source is not None and list(source.class_names) == list(class_names):
         return set()

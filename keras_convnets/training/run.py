@@ -95,7 +95,7 @@ class RunCard:
 
     def load_model(self):
         """``model.keras``, loaded with ``safe_mode=True``."""
-        from keras_convnets.saving import load_model
+        from keras_convnets.models.saving import load_model
 
         return load_model(self.path(self.model_file), compile=False, safe_mode=True)
 
@@ -157,7 +157,7 @@ def load_run(directory) -> RunCard:
 
 def write_run(directory, *, model, card: RunCard):
     """Writes ``model.keras``, ``labels.txt`` and ``run.json`` (last), each atomically."""
-    from keras_convnets import _common
+    from keras_convnets.models import _common
 
     directory = os.fspath(directory)
     scratch = tempfile.mkdtemp(prefix=".model-", dir=directory)  # Keras wants a .keras name

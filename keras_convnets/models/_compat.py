@@ -5,7 +5,7 @@ same architecture code produces either a Keras 3 model (the default) or its
 legacy-Keras twin. tensorflow-model-optimization's quantization-aware training
 only accepts tf_keras models, so the twin is what the export path quantizes.
 
-Only this module and :mod:`keras_convnets.layers` know how the two differ.
+Only this module and :mod:`keras_convnets.models.layers` know how the two differ.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def resolve(keras_module=None) -> KerasAPI:
 
 @functools.cache
 def _keras3() -> KerasAPI:
-    from keras_convnets import layers as custom
+    from keras_convnets.models import layers as custom
 
     return KerasAPI(keras, keras.layers, keras.Model, keras.Input, custom, True)
 
@@ -65,7 +65,7 @@ def _keras3() -> KerasAPI:
 def _tf_keras() -> KerasAPI:
     import tf_keras
 
-    from keras_convnets.layers import tf_keras_layers
+    from keras_convnets.models.layers import tf_keras_layers
 
     return KerasAPI(
         tf_keras, tf_keras.layers, tf_keras.Model, tf_keras.Input, tf_keras_layers(), False

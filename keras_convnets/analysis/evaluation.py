@@ -258,7 +258,7 @@ def _outputs_probabilities(model) -> bool:
 
 
 def _prepare_models(models):
-    from keras_convnets.heads import inference_model
+    from keras_convnets.models.heads import inference_model
 
     if models is None or isinstance(models, (str, bytes)):
         raise ValueError(f"`models` must be a Keras model or a list of them. Received: {models!r}")
@@ -357,7 +357,7 @@ def _resolve_preprocess(preprocess):
     if preprocess is None:
         return None
     if isinstance(preprocess, str):
-        from keras_convnets.imagenet import PREPROCESSING_MODES, preprocess_input
+        from keras_convnets.data.imagenet import PREPROCESSING_MODES, preprocess_input
 
         if preprocess not in PREPROCESSING_MODES:
             raise ValueError(

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keras_convnets import _common, _compat
-from keras_convnets import weights as weights_lib
+from keras_convnets.models import _common, _compat
+from keras_convnets.models import weights as weights_lib
 
 BN_EPSILON = 1.001e-5  # as keras.applications
 # Moving-statistics momentum 0.9 (PyTorch's 0.1, fb.resnet.torch): with Keras'
@@ -383,7 +383,7 @@ _PLAIN = {
 
 
 def _register():
-    from keras_convnets.registry import ModelInfo, register
+    from keras_convnets.models.registry import ModelInfo, register
 
     for arch, (builder, params, trainable, macs, paper_macs, paper_params) in _ENTRIES.items():
         spec = RESNET_SPECS[arch]

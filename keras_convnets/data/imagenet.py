@@ -14,7 +14,7 @@ import os
 import keras
 import numpy as np
 
-from keras_convnets import weights
+from keras_convnets.models import weights
 
 PREPROCESSING_MODES = ("caffe", "tf", "torch")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from keras_convnets import _common, layers
+from keras_convnets.models import _common, layers
 
 
 def load_model(path, *, safe_mode=True, compile=True, **kwargs):

@@ -22,12 +22,12 @@ average pool (``"valid"``: 4x4x512 and 4x4x528 at 224), 1x1 conv 128 + ReLU,
 flatten, FC 1024 + ReLU, dropout 70%, linear + softmax over ``classes``. The
 model then has three outputs, in this order and under these names:
 ``predictions``, ``aux1``, ``aux2``, in training and in inference alike;
-:func:`keras_convnets.heads.inference_model` gives the single-output model
+:func:`keras_convnets.models.heads.inference_model` gives the single-output model
 sharing the layers, and the registry's ``loss_weights`` are the paper's
 ``{"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}``.
 
 LRN (``norm1``, ``norm2``) is Caffe's ``local_size=5, alpha=1e-4, beta=0.75``
-(bvlc_googlenet), i.e. :class:`~keras_convnets.layers.LocalResponseNormalization`
+(bvlc_googlenet), i.e. :class:`~keras_convnets.models.layers.LocalResponseNormalization`
 with ``depth_radius=2, alpha=2e-5`` (TensorFlow's per-element ``alpha``).
 
 Deviation behind an option: ``batch_norm=True`` builds BN-GoogLeNet (the
@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import re
 
-from keras_convnets import _common, _compat
+from keras_convnets.models import _common, _compat
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
 INCEPTION_SPECS = {
@@ -181,7 +181,7 @@ def GoogLeNet(
     4a grid >= 5), 32x32 without; the aux heads also need a fixed size.
 
     Example:
-        >>> from keras_convnets.googlenet import GoogLeNet
+        >>> from keras_convnets.models.googlenet import GoogLeNet
         >>> model = GoogLeNet(input_shape=(96, 96, 3), classes=10)
         >>> model.output_names
         ['predictions', 'aux1', 'aux2']
@@ -402,7 +402,7 @@ LOSS_WEIGHTS = {"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}
 
 
 def _register():
-    from keras_convnets.registry import ModelInfo, register
+    from keras_convnets.models.registry import ModelInfo, register
 
     register(
         ModelInfo(

@@ -7,7 +7,7 @@ builders take ``keras_module=tf_keras`` and produce the same architecture there
 
 from __future__ import annotations
 
-from keras_convnets import _common, registry
+from keras_convnets.models import _common, registry
 
 
 def copy_weights(source, target):

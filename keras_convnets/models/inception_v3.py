@@ -97,8 +97,8 @@ Layer names: ``stem_conv{i}_conv|bn|relu``, ``stem_pool{i}``,
 
 from __future__ import annotations
 
-from keras_convnets import _common, _compat
-from keras_convnets import weights as weights_lib
+from keras_convnets.models import _common, _compat
+from keras_convnets.models import weights as weights_lib
 
 BN_EPSILON = 1e-3  # keras.applications conv2d_bn (BatchNormalization's default)
 DEFAULT_DROPOUT = 0.2  # TF-slim reference: dropout_keep_prob=0.8
@@ -311,7 +311,7 @@ def Inception(
     ``keras_module=tf_keras`` builds the legacy-Keras twin of the same network.
 
     Example:
-        >>> from keras_convnets.inception_v3 import Inception
+        >>> from keras_convnets.models.inception_v3 import Inception
         >>> Inception("inception_v2", input_shape=(75, 75, 3), aux_logits=False).output_shape
         (None, 1000)
     """
@@ -416,7 +416,7 @@ _DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).
     * ``aux_logits``: the auxiliary head on the 17x17 grid (default True;
       built only with ``include_top=True``); the model then has two outputs,
       ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
-      ``keras_convnets.heads.loss_weights``). Minimum input 299 with it, 75
+      ``keras_convnets.models.heads.loss_weights``). Minimum input 299 with it, 75
       without.
     * ``dropout``: rate before the classifier (default 0.2; None removes it).
     * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
@@ -425,7 +425,7 @@ _DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).
     downloaded unless ``weights="imagenet"``{hosted}).
 
     Example:
-        >>> from keras_convnets.inception_v3 import {fn}
+        >>> from keras_convnets.models.inception_v3 import {fn}
         >>> model = {fn}(input_shape=(75, 75, 3), classes=10, aux_logits=False)
         >>> model.output_shape
         (None, 10)
@@ -519,7 +519,7 @@ PAPER_ROWS = {
 
 
 def _register():
-    from keras_convnets.registry import ModelInfo, register
+    from keras_convnets.models.registry import ModelInfo, register
 
     for arch, (builder, params, trainable, macs, paper_macs) in _ENTRIES.items():
         register(

@@ -20,7 +20,7 @@ def load_fashion_mnist_sample(split="train"):
     """``(images [N, 28, 28, 1] uint8, labels [N] int64)`` of the shipped sample.
 
     Example:
-        >>> from keras_convnets.sample_data import load_fashion_mnist_sample
+        >>> from keras_convnets.data.sample_data import load_fashion_mnist_sample
         >>> x, y = load_fashion_mnist_sample("test")
         >>> x.shape, int(y.max())
         ((1000, 28, 28, 1), 9)

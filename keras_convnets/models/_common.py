@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import keras
 
-from keras_convnets import _compat
-from keras_convnets import weights as weights_lib
+from keras_convnets.models import _compat
+from keras_convnets.models import weights as weights_lib
 
 POOLING_MODES = ("avg", "max", None)
 

@@ -76,7 +76,7 @@ def with_aux_targets(dataset, model_or_names):
 
 def loss_weights(name_or_model) -> dict | None:
     """The paper's loss weights per output (e.g. ``{"predictions": 1.0, "aux1": 0.3, ...}``)."""
-    from keras_convnets import registry
+    from keras_convnets.models import registry
 
     name = name_or_model if isinstance(name_or_model, str) else name_or_model.name
     return registry.model_info(name).loss_weights

@@ -1,0 +1,1 @@
+"""Reading models and results: cost counting, paper evaluation."""

@@ -1,0 +1,1 @@
+"""The networks: spec tables, builders, registry, layers, weights loading, saving."""
