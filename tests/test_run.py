@@ -282,14 +282,15 @@ def _cli(*args):
                           text=True, timeout=300)  # fmt: skip
 
 
+@pytest.mark.slow  # five command lines, each importing TensorFlow: ~40-100 s
 def test_evaluate_and_export_read_the_run(tmp_path, photos):
     model_dir = tmp_path / "run"
-    summary = train(small_cfg(model_dir, photos, max_eval_examples=11), model_fn=tiny)
+    summary = train(small_cfg(model_dir, photos, max_eval_examples=6), model_fn=tiny)
     out = tmp_path / "eval.json"
     proc = _cli("recipes.evaluate", f"--run={model_dir}", f"--output={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["images"] == 11 and report["top_k"] == [1, 4]  # min(5, classes)
+    assert report["images"] == 6 and report["top_k"] == [1, 4]  # min(5, classes)
     assert report["top1_accuracy"] == summary["test_accuracy"]
     assert report["transform"]["pipeline"] == "cifar" and "the same" in proc.stdout
     bad = _cli("recipes.evaluate", f"--run={model_dir}", "--classes=10")

@@ -84,7 +84,6 @@ def load_images(name, split="test", *, count=None, directory=None, seed=0):
 
     Example:
         >>> import tempfile
-        >>> from keras_convnets.data import sample_data
         >>> d = tempfile.mkdtemp()
         >>> for c in ("cat", "dog"):
         ...     os.makedirs(os.path.join(d, c))

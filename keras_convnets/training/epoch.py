@@ -17,6 +17,26 @@ from keras_convnets.training import plots, schedules
 from keras_convnets.training import strategy as strategy_lib
 
 
+def summary_scalar(name, value, step):
+    """A TensorBoard scalar written with core TF ops only.
+
+    ``tf.summary.scalar`` needs the ``tensorboard`` package at write time; the
+    logs are written without it (and read by TensorBoard wherever it is).
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
+        data_class=summary_pb2.DATA_CLASS_SCALAR,
+    )
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss (or a weight) became NaN or infinite; the last finite checkpoint is kept."""
+
+
 def _first_cause(err) -> str:
     """The informative line of a TF error (the first one is often 'Graph execution error:')."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
@@ -167,8 +187,6 @@ class EpochRunner:
 
     def account(self, pending, step, lr, epoch):
         """Checks the losses of the steps since the last look, logs them, updates the warm-up."""
-        from keras_convnets.training.loop import NonFiniteLossError, summary_scalar
-
         t, r = self.t, self.r
         values = np.array([[float(x) for x in p] for p in pending])
         n_imgs = len(pending) * r.global_batch
@@ -203,8 +221,6 @@ class EpochRunner:
 
     def end_epoch(self, step, epoch, end, train_time):
         """Validation, plateau schedule, history row, checkpoint and ``history.csv``."""
-        from keras_convnets.training.loop import summary_scalar
-
         t, r = self.t, self.r
         self.state["train_seconds"] += train_time
         val_loss, val_acc = t.evaluate(t.val_split)

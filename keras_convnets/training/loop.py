@@ -34,7 +34,12 @@ from keras_convnets.training import finetune, plots, schedules
 from keras_convnets.training import run as run_lib
 from keras_convnets.training import strategy as strategy_lib
 from keras_convnets.training.checkpoint import Checkpointer
-from keras_convnets.training.epoch import EpochRunner, evaluate_split
+from keras_convnets.training.epoch import (  # noqa: F401  (public names of this module)
+    EpochRunner,
+    NonFiniteLossError,
+    evaluate_split,
+    summary_scalar,
+)
 from keras_convnets.training.steps import (  # noqa: F401  (public names of this module)
     Steps,
     all_finite,
@@ -42,27 +47,6 @@ from keras_convnets.training.steps import (  # noqa: F401  (public names of this
     l2_penalty,
     make_optimizer,
 )
-
-
-def summary_scalar(name, value, step):
-    """A TensorBoard scalar written with core TF ops only.
-
-    ``tf.summary.scalar`` needs the ``tensorboard`` package at write time; the
-    logs are written without it (and read by TensorBoard wherever it is).
-    """
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-        data_class=summary_pb2.DATA_CLASS_SCALAR,
-    )
-    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss (or a weight) became NaN or infinite; the last finite checkpoint is kept."""
-
 
 _MODEL_MODULES = ("resnet", "googlenet", "inception_v3")
 
@@ -72,7 +56,7 @@ def _register_models():
     import importlib
 
     for name in _MODEL_MODULES:
-        importlib.import_module(f"keras_convnets.{name}")
+        importlib.import_module(f"keras_convnets.models.{name}")
 
 
 def _check_names(cfg, model_fn):
