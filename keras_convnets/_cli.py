@@ -42,10 +42,11 @@ def one_sentence(err: BaseException) -> str:
         where = f" while writing {err.filename!r}" if err.filename else ""
         return f"no space left on device{where}; the previous outputs are intact."
     if _is_tf_error(err, "ResourceExhaustedError"):
-        return (
-            "resource exhausted (disk full or out of memory); the previous outputs are intact. "
-            + _first_line(getattr(err, "message", str(err)))
-        )
+        text = str(getattr(err, "message", err))
+        if "No space left on device" in text:
+            what = " while saving a checkpoint" if "Save" in text else ""
+            return f"no space left on device{what}; the previous outputs are intact."
+        return "resource exhausted (out of memory?): " + _first_line(text)[:200]
     if isinstance(err, OSError) and err.strerror:
         where = f": {os.fspath(err.filename)!r}" if err.filename else ""
         return f"{err.strerror}{where}."

@@ -490,7 +490,7 @@ def library_verdict(case: Case, sandbox=None) -> tuple[str, str]:
                 verdict, message = "silent", "accepted"
     if before is not None and snapshot(sandbox) != before:
         verdict = "disk"
-    return verdict, message.splitlines()[0][:300] if message else ""
+    return verdict, message.splitlines()[0] if message else ""
 
 
 def _names(message: str, case: Case) -> bool:
@@ -656,8 +656,8 @@ def cli_verdict(case: Case, rc, stderr: str, changed: bool) -> tuple[str, str]:
         return "silent", "exit 0"
     said = "\n".join(line for line in lines if "error" in line.lower())
     if said and _names(said, case):
-        return "clear", said.splitlines()[-1][:300]
-    return "unclear", last[:300]
+        return "clear", said.splitlines()[-1]
+    return "unclear", last
 
 
 def run_cli(cli, sandbox_json, out_json):

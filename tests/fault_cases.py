@@ -12,6 +12,7 @@ import contextlib
 import functools
 import glob
 import json
+import math
 import os
 import random
 import shutil
@@ -134,12 +135,18 @@ def export_kill_between_renames(tmp):
     )
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _kill_at_random(argv, seed, sig, lo, hi, ready=None):
     """Starts ``argv``, waits for ``ready`` (a stdout marker or a callable), a seeded random
     delay in ``[lo, hi]`` s, then sends ``sig``. Returns ``(rc, stderr, delay)``."""
     delay = random.Random(seed).uniform(lo, hi)
+    # A background shell starts its children with SIGINT ignored; a terminal does not.
     proc = subprocess.Popen(argv, cwd=ROOT, env=_env(), stderr=subprocess.PIPE, text=True,
-                            stdout=subprocess.PIPE)  # fmt: skip
+                            stdout=subprocess.PIPE,
+                            preexec_fn=_default_sigint)  # fmt: skip
     if isinstance(ready, str):
         for line in proc.stdout:
             if ready in line:
@@ -148,6 +155,8 @@ def _kill_at_random(argv, seed, sig, lo, hi, ready=None):
         while proc.poll() is None and not ready():
             time.sleep(0.2)
     time.sleep(delay)
+    if proc.poll() is not None:
+        delay = math.nan  # it finished before the signal: not a test of the signal
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=600)
     return proc.returncode, err, delay
@@ -158,20 +167,25 @@ def _export_signal(tmp, sig, label):
     os.makedirs(folder, exist_ok=True)
     out, _ = _good_export(folder)
     notes = []
+    manifest = out[: -len(".tflite")] + ".manifest.json"
     for seed in SEEDS:
+        before = open(manifest, "rb").read()
         rc, err, delay = _kill_at_random(
-            _export_argv(out, classes=7), seed, sig, 0.0, 8.0, ready="converting"
+            _export_argv(out, classes=7), seed, sig, 0.0, 4.0, ready="converting"
         )
         ok, last = _sentence(err)
-        if sig == signal.SIGINT and rc not in (0,) and not ok:
-            return "traceback", f"seed {seed}: {last}"
+        # Exit 0 is right only if the export was complete when the signal came
+        # (Python ignores Ctrl-C during its own shutdown).
+        finished = rc == 0 and open(manifest, "rb").read() != before
+        if sig == signal.SIGINT and not math.isnan(delay) and not (finished or (rc and ok)):
+            return "traceback", f"seed {seed}: exit {rc}, {last}"
         try:
             _verify(out)
         except (ValueError, OSError) as e:
             return "corrupt", f"seed {seed} ({delay:.1f} s): {e}"
         if _temps(folder):
             return "corrupt", f"seed {seed}: temporaries left {_temps(folder)}"
-        notes.append(f"{delay:.1f} s: exit {rc}")
+        notes.append(f"{delay:.1f} s: exit {rc}" + (" (already complete)" if finished else ""))
     return "intact", (
         f"{label} (seconds after the conversion began) at {', '.join(notes)}; every time "
         "the export verified against its manifest "
@@ -268,8 +282,8 @@ def _train_signal(tmp, sig, label):
             ready=functools.partial(os.path.exists, started),
         )
         ok, last = _sentence(err)
-        if sig == signal.SIGINT and rc != 0 and not ok:
-            return "traceback", f"seed {seed}: {last}"
+        if sig == signal.SIGINT and not math.isnan(delay) and (rc == 0 or not ok):
+            return "traceback", f"seed {seed}: exit {rc}, {last}"
         again = _run(_train_argv(run, _idx(tmp)))
         if again.returncode != 0 or not os.path.exists(os.path.join(run, "summary.json")):
             return "lost", f"seed {seed}: the rerun failed: {_sentence(again.stderr)[1]}"
