@@ -12,6 +12,12 @@ are the figures to read. Paths:
 * ``tf.function``: ``model(x, training=False)`` in a ``tf.function``;
 * ``tf.function+xla``: the same with ``jit_compile=True``.
 
+``--folded`` compares instead :func:`keras_convnets.optimize_for_inference` (BN
+folded, ReLU fused; float32, and bfloat16 weights) with keras.applications'
+float32 and mixed_bfloat16 models holding the same weights (GoogLeNet: with our
+unfolded GoogLeNet), with the fraction of this CPU's peak (CPU 4) and the op
+counts of both bf16 graphs.
+
 ``--explain`` adds why bfloat16 gains what it gains: the op histogram of the
 traced mixed_bfloat16 graph (convolutions in bfloat16; batch normalization
 computed in float32 between two casts) and a micro-benchmark of one
@@ -20,6 +26,7 @@ convolution alone and with its BN and ReLU, float32 vs bfloat16.
 Example::
 
     python -m benchmarks.bench_inference --quick
+    python -m benchmarks.bench_inference --folded --batch-sizes 1 32 --rounds 5
     python -m benchmarks.bench_inference --models resnet50 --batch-sizes 1 32 --rounds 5
 """
 
@@ -306,10 +313,14 @@ def measure_folded(args):
 
     from benchmarks._util import alternating_rates
 
-    rows, parity = [], []
+    rows, parity, ops = [], [], []
     for name in args.folded_models:
         shape = (args.image_size,) * 2 + (3,) if args.image_size else default_shape(name)
         models, macs = folded_variants(name, shape)
+        for key in (("reference", "bf16"), ("folded", "bf16")):
+            hist = op_histogram(models[key])
+            casts = sum(n for (op, _), n in hist.items() if op == "Cast")
+            ops.append([name, key[0], sum(hist.values()), casts, _top_ops(hist)])
         x = np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
         ref = np.asarray(models[("reference", "float32")](x, training=False))
         for key, model in models.items():
@@ -330,14 +341,19 @@ def measure_folded(args):
                     [name, batch, precision, ref_rate, ours_rate, ours_rate / ref_rate,
                      100 * ref_rate * macs / peak, 100 * ours_rate * macs / peak]
                 )  # fmt: skip
-    return rows, parity
+    return rows, parity, ops
+
+
+def _top_ops(hist, n=6):
+    top = sorted(hist.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{op} {dtype} {count}" for (op, dtype), count in top)
 
 
 def folded_report(args):
     """The Markdown of ``--folded`` and its JSON payload."""
     from benchmarks._util import format_table
 
-    rows, parity = measure_folded(args)
+    rows, parity, ops = measure_folded(args)
     text = [
         f"## Folded (optimize_for_inference) vs reference, tf.function, images/s "
         f"(median of {args.rounds} alternating rounds)",
@@ -359,8 +375,11 @@ def folded_report(args):
         "",
         "## Largest probability difference from the float32 reference (4 random images)",
         format_table(["model", "variant", "precision", "max abs dprob"], parity),
+        "",
+        "## Ops of the bf16 inference graphs (traced tf.function, batch 1)",
+        format_table(["model", "graph", "ops", "casts", "most frequent"], ops),
     ]
-    return text, {"rows": rows, "parity": parity}
+    return text, {"rows": rows, "parity": parity, "ops": ops}
 
 
 def main(argv=None):
