@@ -36,16 +36,16 @@ def _cmd_list(args):
         print(registry.markdown_table(args.pattern))
         return 0
     print(
-        f"{'name':<12} {'family':<10} {'input':>12} {'classes':>7} {'params':>12} "
-        f"{'GMACs':>8} {'prep':>6}  hosted"
+        f"{'name':<18} {'family':<15} {'input':>12} {'classes':>7} {'params':>12} "
+        f"{'GMACs':>8} {'prep':>6}  weights"
     )
     for name in registry.list_models(args.pattern):
         info = registry.model_info(name)
         shape = "x".join(str(d) for d in info.input_shape)
         print(
-            f"{name:<12} {info.family:<10} {shape:>12} {info.classes:>7} {info.params:>12,} "
+            f"{name:<18} {info.family:<15} {shape:>12} {info.classes:>7} {info.params:>12,} "
             f"{info.macs / 1e9:>8.3f} {info.preprocessing:>6}  "
-            f"{'yes' if info.hosted_weights else '-'}"
+            f"{len(info.weights) or '-'}"
         )
     return 0
 

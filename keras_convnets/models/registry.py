@@ -81,7 +81,8 @@ def list_models(pattern: str | None = None) -> list[str]:
     Example:
         >>> import keras_convnets
         >>> keras_convnets.list_models("resnet1*")
-        ['resnet101', 'resnet110', 'resnet1202', 'resnet152', 'resnet18']
+        ['resnet101', 'resnet101_torch', 'resnet110', 'resnet1202', 'resnet152', \
+'resnet152_torch', 'resnet18', 'resnet18_torch']
     """
     if pattern is not None and not isinstance(pattern, str):
         raise TypeError(
