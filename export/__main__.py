@@ -50,7 +50,7 @@ flags.DEFINE_float("qat_learning_rate", 1e-4, "QAT learning rate (Adam).")
 flags.DEFINE_integer("top_k", 5, "k of the SavedModel's top-k outputs.")
 flags.DEFINE_integer("latency_runs", 20, "Timed TFLite invocations (>= 20).")
 flags.DEFINE_boolean(
-    "fold", True, "SavedModel: serve the model with BN folded (--no_fold keeps BN, for debugging)."
+    "no_fold", False, "SavedModel: keep BN as trained instead of serving it folded (debugging)."
 )
 
 
@@ -104,7 +104,7 @@ def main(argv):
             qat_learning_rate=FLAGS.qat_learning_rate,
             top_k=FLAGS.top_k,
             latency_runs=FLAGS.latency_runs,
-            fold=FLAGS.fold,
+            fold=not FLAGS.no_fold,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
