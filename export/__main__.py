@@ -71,7 +71,7 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer("latency_runs", 20, "Timed TFLite invocations (>= 20).")
 flags.DEFINE_boolean(
-    "fold", True, "SavedModel: serve the model with BN folded (--no_fold keeps BN, for debugging)."
+    "no_fold", False, "SavedModel: keep BN as trained instead of serving it folded (debugging)."
 )
 
 
@@ -154,7 +154,7 @@ def main(argv):
             qat_learning_rate=FLAGS.qat_learning_rate,
             top_k=FLAGS.top_k,
             latency_runs=FLAGS.latency_runs,
-            fold=FLAGS.fold,
+            fold=not FLAGS.no_fold,
             **args,
         )
     except ValueError as err:

@@ -428,7 +428,7 @@ def _run(module, *args):
 
 @pytest.mark.slow
 def test_export_cli_no_fold_flag(tmp_path):
-    for flag, folded in (("--fold", True), ("--no_fold", False)):
+    for flag, folded in (("--top_k=5", True), ("--no_fold", False)):
         out = tmp_path / f"sm{folded}"
         proc = _run("export", "--model=resnet20", "--format=savedmodel", "--eval_count=8",
                     f"--output={out}", flag)  # fmt: skip
