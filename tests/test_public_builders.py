@@ -14,8 +14,8 @@ BUILDERS = [n for n in keras_convnets.__all__ if n[0].isupper() and n != "ModelI
 EXTRAS = {
     "GoogLeNet": ["aux_logits", "batch_norm", "style", "keras_module"],
     "InceptionV1": ["aux_logits", "batch_norm", "style", "keras_module"],
-    "InceptionV2": ["aux_logits", "dropout", "keras_module"],
-    "InceptionV3": ["aux_logits", "dropout", "keras_module"],
+    "InceptionV2": ["aux_logits", "dropout", "style", "keras_module"],
+    "InceptionV3": ["aux_logits", "dropout", "style", "keras_module"],
 }
 RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "style", "keras_module"]
 SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3"}
