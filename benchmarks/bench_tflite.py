@@ -94,7 +94,8 @@ def main(argv=None):
     import numpy as np
 
     from benchmarks._util import format_table, load_average, write_atomic, write_json
-    from keras_convnets.deploy import atomic, parity
+    from keras_convnets import atomic
+    from keras_convnets.deploy import parity
 
     folder = os.path.join(args.out, "tflite")
     os.makedirs(folder, exist_ok=True)

@@ -115,13 +115,20 @@ def _cmd_table(args):
 
 
 def _cmd_convert(args):
-    from keras_convnets.models import pretrained
+    """Converts torchvision/timm weights once into a ``.weights.h5`` file, for offline use."""
+    from keras_convnets import atomic
+    from keras_convnets.models import pretrained, registry
 
+    if not args.output.endswith(".weights.h5"):
+        raise ValueError(f"The output must end in .weights.h5. Received: {args.output!r}")
+    variant, source = pretrained.conversion_target(args.source, model=args.model)
     try:
-        variant = pretrained.convert_to_file(args.source, args.output, model=args.model)
+        keras_model = registry.get_model(variant, weights=source)
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    with atomic.Staging() as staging:
+        keras_model.save_weights(staging.path(args.output, suffix=".weights.h5"))
     print(f"wrote {args.output}: load it with keras_convnets.get_model({variant!r}, weights=...)")
     return 0
 

@@ -35,8 +35,8 @@ import time
 
 import numpy as np
 
+from keras_convnets import atomic
 from keras_convnets._cli import check_output_dir, cli_errors
-from keras_convnets.deploy import atomic
 
 MODEL = "resnet20"
 # (steps, batch, train examples, eval examples, representative images). ResNet-20

@@ -218,7 +218,7 @@ def _preprocess():
 def _write_json_atomically(report, path):
     import json
 
-    from keras_convnets.deploy import atomic
+    from keras_convnets import atomic
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic.write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -461,7 +461,7 @@ def test_cli_reports_bad_arguments_before_work(tmp_path):
 
 
 def test_export_is_one_unit_with_a_manifest_and_cleans_dead_temporaries(tmp_path):
-    from keras_convnets.deploy import atomic
+    from keras_convnets import atomic
     from keras_convnets.deploy.exporter import verify_export
 
     out = tmp_path / "m.tflite"

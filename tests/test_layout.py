@@ -18,6 +18,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 LAYERS = {
     "keras_convnets._logs": 0,
     "keras_convnets._cli": 0,
+    "keras_convnets.atomic": 0,
     "keras_convnets.models": 1,
     "keras_convnets.data": 2,
     "keras_convnets.analysis": 3,

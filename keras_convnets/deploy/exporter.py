@@ -6,7 +6,7 @@
    for int8/QAT, labels, preprocessing, the weights file against the model)
    and a ``ValueError`` raised *before* any conversion;
 2. the artefacts are written under temporary names
-   (:class:`keras_convnets.deploy.atomic.Staging`): the model, ``<stem>.labels.txt``,
+   (:class:`keras_convnets.atomic.Staging`): the model, ``<stem>.labels.txt``,
    ``<stem>.json`` (metadata: signature, tensor names, shapes, dtypes,
    quantization, input normalisation) and ``<stem>.parity.json``;
 3. only when all succeeded are they renamed into place, as one unit: a journal
@@ -24,7 +24,8 @@ import time
 
 import numpy as np
 
-from keras_convnets.deploy import atomic, datasets, parity, preprocessing, tflite
+from keras_convnets import atomic
+from keras_convnets.deploy import datasets, parity, preprocessing, tflite
 
 FORMATS = ("savedmodel", "tflite")
 

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from keras_convnets.deploy import atomic
+from keras_convnets import atomic
 
 
 def path_size(path) -> int:

@@ -26,7 +26,7 @@ import math
 import os
 import re
 
-from keras_convnets.deploy import atomic
+from keras_convnets import atomic
 
 SCHEDULES = ("piecewise", "plateau", "step_decay")
 OPTIMIZERS = ("sgd", "rmsprop")
@@ -562,7 +562,7 @@ def describe(resolved: Resolved) -> str:
 
 
 def write_json_atomic(path, obj):
-    """Writes JSON to ``path`` atomically (:func:`keras_convnets.deploy.atomic.write_text`)."""
+    """Writes JSON to ``path`` atomically (:func:`keras_convnets.atomic.write_text`)."""
     atomic.write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 

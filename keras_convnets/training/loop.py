@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
+from keras_convnets import atomic
 from keras_convnets import data as data_lib
-from keras_convnets.deploy import atomic
 from keras_convnets.training import config as config_lib
 from keras_convnets.training import finetune, plots, schedules
 from keras_convnets.training import run as run_lib

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 
-from keras_convnets.deploy import atomic
+from keras_convnets import atomic
 
 
 def write_csv_atomic(path, rows: list[dict]):

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from keras_convnets.deploy import atomic
+from keras_convnets import atomic
 
 CARD = "run.json"
 MODEL_FILE = "model.keras"

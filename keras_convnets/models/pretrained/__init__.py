@@ -124,35 +124,21 @@ def load_into(model, arch: str, weights, *, include_top: bool):
     return convert.assign(model, arrays, include_top=include_top, what=what)
 
 
-def convert_to_file(source: str, output, *, model: str | None = None) -> str:
-    """Converts ``source`` once into a Keras ``.weights.h5`` file for offline use.
+def conversion_target(source: str, *, model: str | None = None) -> tuple[str, str]:
+    """``(variant, weights source)`` for converting ``source`` once into a Keras file.
 
     ``source`` is a full id (``"timm:resnet50.a1_in1k"``,
     ``"torchvision:resnet50.IMAGENET1K_V2"``), or, with ``model`` (a registered
     name such as ``"resnet50_torch"``), ``"torchvision[:TAG]"``, ``"timm[:TAG]"``
-    or a local ``.pth``/``.safetensors`` file. The output loads with
-    ``get_model(variant, weights=output)``; it is written atomically.
+    or a local ``.pth``/``.safetensors`` file. ``python -m keras_convnets
+    convert`` builds ``get_model(variant, weights=source)`` and saves its weights.
     """
-    from keras_convnets.models import registry
-
-    output = os.fspath(output)
-    if not output.endswith(".weights.h5"):
-        raise ValueError(f"The output must end in .weights.h5. Received: {output!r}")
     if model is None:
         if source.endswith(readers.STATE_DICT_SUFFIXES) or source in SOURCE_NAMES:
             raise ValueError(f"Converting {source!r} needs --model (e.g. resnet50_torch).")
         entry = sources.find_by_id(source)
-        model, source = entry.variant, f"{entry.source}:{entry.tag}"
-    keras_model = registry.get_model(model, weights=source)
-    folder = os.path.dirname(os.path.abspath(output))
-    partial = os.path.join(folder, f".{os.path.basename(output)[:-11]}.partial.weights.h5")
-    try:
-        keras_model.save_weights(partial)
-        os.replace(partial, output)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return model
+        return entry.variant, f"{entry.source}:{entry.tag}"
+    return model, source
 
 
 def entries_for(name: str) -> tuple[WeightsEntry, ...]:
@@ -170,7 +156,7 @@ __all__ = [
     "arrays_for",
     "check_args",
     "convert",
-    "convert_to_file",
+    "conversion_target",
     "download",
     "entries_for",
     "is_source",

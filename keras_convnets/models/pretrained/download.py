@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 
 import h5py
 import keras
 
+from keras_convnets import atomic
 from keras_convnets.models.pretrained import convert, readers
 
 CONVERTED_SUFFIX = ".keras_convnets.h5"
@@ -91,22 +91,14 @@ def fetch(entry) -> str:
 
 
 def write_converted(path, converted: dict) -> None:
-    """Writes ``{layer: [arrays]}`` to an HDF5 file atomically (temporary file, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".h5", dir=folder)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
+    """Writes ``{layer: [arrays]}`` to an HDF5 file atomically (:mod:`keras_convnets.atomic`)."""
+    with atomic.Staging() as staging:
+        with h5py.File(staging.path(path, suffix=".h5"), "w") as f:
             f.attrs["keras_convnets_format"] = _FORMAT_VERSION
             for layer, arrays in converted.items():
                 group = f.create_group(layer)
                 for i, array in enumerate(arrays):
                     group.create_dataset(str(i), data=array)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def read_converted(path) -> dict:

@@ -55,12 +55,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _temp_path(final_path, kind="tmp", directory=False) -> str:
+def _temp_path(final_path, kind="tmp", directory=False, suffix="") -> str:
     parent, name = os.path.split(final_path)
     prefix = f".{name}.{kind}-{os.getpid()}-"
     if directory:
         return tempfile.mkdtemp(prefix=prefix, dir=parent)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=parent)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=parent)
     os.close(fd)
     return tmp
 
@@ -173,15 +173,19 @@ class Staging:
         self._manifest = None if manifest is None else os.path.abspath(os.fspath(manifest))
         self._recovered: set[str] = set()
 
-    def path(self, final_path, *, directory=False) -> str:
-        """A fresh temporary path beside ``final_path`` (a folder is created if ``directory``)."""
+    def path(self, final_path, *, directory=False, suffix="") -> str:
+        """A fresh temporary path beside ``final_path`` (a folder is created if ``directory``).
+
+        ``suffix`` ends the temporary name, for writers that insist on one
+        (Keras' ``save_weights`` wants ``.weights.h5``).
+        """
         final_path = os.path.abspath(os.fspath(final_path))
         parent = os.path.dirname(final_path)
         os.makedirs(parent, exist_ok=True)
         if parent not in self._recovered:
             recover(parent)
             self._recovered.add(parent)
-        tmp = _temp_path(final_path, directory=directory)
+        tmp = _temp_path(final_path, directory=directory, suffix=suffix)
         self._staged.append((tmp, final_path))
         return tmp
 
