@@ -88,10 +88,11 @@ def plot(rows, path):
     ax.set_title("Inference time vs counted multiply-adds")
     ax.legend()
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
+    from keras_convnets import atomic
+
+    with atomic.writing(path) as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

@@ -623,10 +623,9 @@ def readme_badges(org: str = GITHUB_ORG) -> str:
 
 
 def _replace_atomically(path: str, text: str):
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from keras_convnets import atomic
+
+    atomic.write_text(path, text)
 
 
 def update_readme(org: str = GITHUB_ORG, path: str = README):
@@ -689,10 +688,7 @@ def main(argv=None):
         set_org(org)
     for filename, cells in NOTEBOOKS.items():
         path = os.path.join(HERE, filename)
-        tmp = f"{path}.tmp.{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            nbformat.write(build(cells, org), f)
-        os.replace(tmp, path)
+        _replace_atomically(path, nbformat.writes(build(cells, org)) + "\n")
         print(f"wrote {path}")
     update_readme(org)
     print(f"wrote the Colab badges of {README} (GitHub home: {org}/{REPOSITORY})")
