@@ -1,6 +1,7 @@
-"""ImageNet input preprocessing and label decoding, as keras.applications does them.
+"""ImageNet label decoding, as keras.applications does it; ``preprocess_input`` re-exported.
 
-The registry says which mode each model's weights expect
+Input normalisation lives in :mod:`keras_convnets.preprocessing`. The registry says
+which mode each model's weights expect
 (``model_info(name).preprocessing``): ``"caffe"`` (RGB->BGR, ImageNet mean
 subtracted; the hosted ResNet weights), ``"tf"`` (scaled to [-1, 1];
 InceptionV3) or ``"torch"`` (scaled to [0, 1], ImageNet mean/std).
@@ -15,32 +16,13 @@ import keras
 import numpy as np
 
 from keras_convnets import weights
-
-PREPROCESSING_MODES = ("caffe", "tf", "torch")
+from keras_convnets.preprocessing import PREPROCESSING_MODES, preprocess_input  # noqa: F401 - re-exported
 
 CLASS_INDEX_URL = (
     "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
 )
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 _class_index: dict | None = None
-
-
-def preprocess_input(images, mode="caffe"):
-    """Preprocesses a batch of RGB images in [0, 255] for a model's weights.
-
-    Example:
-        >>> import numpy as np, keras_convnets
-        >>> x = keras_convnets.preprocess_input(np.full((1, 2, 2, 3), 255.0), mode="tf")
-        >>> float(x.max())
-        1.0
-    """
-    if mode not in PREPROCESSING_MODES:
-        raise ValueError(
-            f"`mode` must be one of {', '.join(PREPROCESSING_MODES)}. Received: mode={mode!r}"
-        )
-    if isinstance(images, np.ndarray) and not np.issubdtype(images.dtype, np.floating):
-        images = images.astype("float32")
-    return keras.applications.imagenet_utils.preprocess_input(images, mode=mode)
 
 
 def _load_class_index(path=None) -> dict:
