@@ -52,7 +52,7 @@ class TensorInfo:
 
     name: str
     description: str
-    value_range: tuple  # (min, max) of the values the tensor carries
+    value_range: tuple | None  # (min, max) of the values the tensor carries
     image: tuple | None = None
     normalization: tuple | None = None  # ((mean per channel), (std per channel))
     labels_file: str | None = None
@@ -148,7 +148,7 @@ def _tensor(builder, info: TensorInfo):
     units = None
     if info.normalization is not None:
         units = _table_vector(builder, [_normalization_unit(builder, info.normalization)])
-    stats = _stats(builder, info.value_range)
+    stats = None if info.value_range is None else _stats(builder, info.value_range)
     files = None
     if info.labels_file is not None:
         files = _table_vector(builder, [_associated_labels(builder, info.labels_file)])
@@ -158,7 +158,8 @@ def _tensor(builder, info: TensorInfo):
     builder.PrependUOffsetTRelativeSlot(3, content, 0)
     if units is not None:
         builder.PrependUOffsetTRelativeSlot(4, units, 0)
-    builder.PrependUOffsetTRelativeSlot(5, stats, 0)
+    if stats is not None:
+        builder.PrependUOffsetTRelativeSlot(5, stats, 0)
     if files is not None:
         builder.PrependUOffsetTRelativeSlot(6, files, 0)
     return builder.EndObject()
