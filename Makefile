@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-slow lint clean
+.PHONY: venv demo test test-slow test-mediapipe lint clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,21 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "slow and not mediapipe" $(PYTEST_ARGS)
+
+# MediaPipe Tasks' ImageClassifier (the runtime Android and iOS apps call) on our int8 file,
+# in its own environment (mediapipe pins absl-py and opencv apart from TensorFlow): no
+# TensorFlow there, as on a phone. About 10 minutes on 2 cores.
+MP_VENV ?= .venv-mediapipe
+MP_STAMP := $(MP_VENV)/.installed-stamp
+$(MP_STAMP): setup.cfg
+	$(PYTHON) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MP_VENV)/bin/python -m pip install -q "mediapipe>=1.2" numpy
+	touch $(MP_STAMP)
+
+test-mediapipe: $(STAMP) $(MP_STAMP)
+	MEDIAPIPE_PYTHON=$(MP_VENV)/bin/python $(BIN)/python -m pytest -q -m mediapipe $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MP_VENV) .pytest_cache .ruff_cache
