@@ -300,3 +300,21 @@ def test_mediapipe_image_classifier_agrees_with_the_interpreter(tmp_path, traine
     assert np.array_equal(np.array(mp_result["index"]), ours)  # 100% agreement
     assert mp_result["name"] == [names[i] for i in ours]
     assert names[0] == "T-shirt/top"  # the class names came from the file
+
+
+def test_ai_edge_quantizer_file_carries_metadata(tmp_path, rng):
+    # The AI Edge Quantizer stores constant data after the flatbuffer (buffer
+    # offsets): the metadata writer must keep it when it repacks the model.
+    out = tmp_path / "r20.tflite"
+    report = export_model(
+        _model(), out, arch="resnet20", preprocessing_mode="tf", quantize="int8",
+        quantizer="ai_edge", representative_images=rng.integers(0, 256, (8, 32, 32, 3)),
+        **FAST,
+    )  # fmt: skip
+    assert report["max_abs_diff_prob"] <= 0.15, report
+    assert report["input"]["dtype"] == "uint8"
+    content = out.read_bytes()
+    assert metadata.read(content)["outputs"][0]["associated_files"] == ["labels.txt"]
+    meta = json.loads((tmp_path / "r20.json").read_text())
+    assert meta["quantizer"]["recipe"] == "static_wi8_ai8"
+    assert "CONV_2D" in meta["ops"]["ops"] and "CONV_2D" not in meta["ops"]["float_ops"]

@@ -221,6 +221,13 @@ def attach(content: bytes, info: ClassifierMetadata) -> bytes:
         )
     if any(m.name.decode() == METADATA_NAME for m in model.metadata or []):
         raise ValueError(f"The model already has a {METADATA_NAME!r} entry.")
+    for buffer in model.buffers:
+        if buffer.offset > 1:
+            # Data stored after the flatbuffer (the AI Edge Quantizer writes files so):
+            # back inside, since repacking moves everything the offsets point at.
+            start = buffer.offset
+            buffer.data = np.frombuffer(content[start : start + buffer.size], np.uint8)
+            buffer.offset, buffer.size = 0, 0
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(build_buffer(info), np.uint8)
     model.buffers.append(buffer)
