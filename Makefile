@@ -16,8 +16,10 @@ KERAS_CONVNETS_TF_LOG ?= runs/tensorflow.log
 
 TORCH_VENV ?= .venv-torch
 TORCH_STAMP := $(TORCH_VENV)/.installed-stamp
+MP_VENV ?= .venv-mediapipe
+MP_STAMP := $(MP_VENV)/.installed-stamp
 
-.PHONY: venv data demo test test-quick test-slow test-torch golden-torch lint clean
+.PHONY: venv data demo test test-quick test-slow test-torch golden-torch test-mediapipe lint clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +57,19 @@ test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "quick" $(PYTEST_ARGS)
 
 test-slow: $(STAMP) data
-	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "slow and not mediapipe" $(PYTEST_ARGS)
+
+# MediaPipe Tasks' ImageClassifier (the runtime Android and iOS apps call) on our int8 file,
+# in its own environment (mediapipe pins absl-py and opencv apart from TensorFlow): no
+# TensorFlow there, as on a phone. About 10 minutes on 2 cores.
+$(MP_STAMP): setup.cfg
+	$(PYTHON) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MP_VENV)/bin/python -m pip install -q "mediapipe>=1.2" numpy
+	touch $(MP_STAMP)
+
+test-mediapipe: $(STAMP) $(MP_STAMP)
+	MEDIAPIPE_PYTHON=$(abspath $(MP_VENV))/bin/python $(BIN)/python -m pytest -q -m mediapipe $(PYTEST_ARGS)
 
 # PyTorch in its own venv (about 5.5 GB), never in the package's: the converted
 # torchvision/timm weights must equal the PyTorch models' outputs
@@ -75,4 +89,4 @@ golden-torch: $(TORCH_STAMP)
 	$(TORCH_VENV)/bin/python tests/torch_side/make_golden.py
 
 clean:
-	rm -rf $(VENV) $(TORCH_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TORCH_VENV) $(MP_VENV) .pytest_cache .ruff_cache

@@ -140,15 +140,12 @@ report = deploy.export_model(
         """\
 import matplotlib.pyplot as plt
 
-from keras_convnets.deploy.preprocessing import Preprocessor
-
-prep = Preprocessor(
-    (32, 32, 3), pipeline="cifar", mean_image=np.load(tflite_path[: -len(".tflite")] + ".mean.npy")
-)
+# The int8 file takes raw uint8 pixels (padding, grey -> RGB and the mean image are in
+# its graph): the grey images are only shown as RGB, as a camera frame would be.
 with open(tflite_path, "rb") as f:
     runner = deploy.TFLiteRunner(f.read())
 images, labels = test_x[:8], test_y[:8]
-probs = runner.predict(prep.numpy(images))
+probs = runner.predict(np.repeat(images, 3, axis=-1))
 fig, axes = plt.subplots(1, 8, figsize=(16, 2.6))
 for ax, image, label, p in zip(axes, images, labels, probs):
     ax.imshow(image[..., 0], cmap="gray")

@@ -13,10 +13,10 @@ Examples::
         --dataset=fashion_mnist --qat_steps=200
 
 Writes ``--output`` (default ``export_out/<model>_<quantize>.tflite`` or
-``export_out/<model>_savedmodel``; with ``--run``, under ``<run>/export/``) and
-beside it ``.labels.txt``, ``.json`` (metadata) and ``.parity.json``, all
-atomically. Exit status 2 on bad arguments (said before any work), 1 on a
-failed conversion.
+``export_out/<model>_savedmodel``; ``_ai_edge`` added for ``--quantizer=ai_edge``;
+with ``--run``, under ``<run>/export/``) and beside it ``.labels.txt``, ``.json``
+(metadata), ``.parity.json`` and ``.manifest.json``, as one atomic unit. Exit
+status 2 on bad arguments (said before any work), 1 on a failed conversion.
 """
 
 from __future__ import annotations
@@ -40,7 +40,23 @@ flags.DEFINE_string("model", None, "Registry name (e.g. resnet20) or a .keras fi
 flags.DEFINE_string("weights", None, "Weights file (.weights.h5, .h5) for a registry name.")
 flags.DEFINE_string("format", "tflite", "savedmodel or tflite.")
 flags.DEFINE_string("quantize", "none", "none, float16, dynamic, int8 or qat (TFLite only).")
-flags.DEFINE_string("io_type", "int8", "int8, uint8 or float32: input/output of int8 and qat.")
+flags.DEFINE_string(
+    "io_type", None, "int8, uint8 or float32: integer I/O of int8 and qat (default: see README)."
+)
+flags.DEFINE_string(
+    "input",
+    None,
+    "raw (uint8 pixels, transform in the graph; default for int8, qat) or normalized.",
+)
+flags.DEFINE_string("raw_size", None, "H,W of a raw-pixel file (default: the dataset's images).")
+flags.DEFINE_integer("raw_channels", None, "3 (RGB) or 1 (grey) pixels of a raw-pixel file.")
+flags.DEFINE_string("quantizer", "tf", "tf (TensorFlow converter) or ai_edge (AI Edge Quantizer).")
+flags.DEFINE_string("recipe", None, "AI Edge Quantizer recipe, e.g. static_wi8_ai16.")
+flags.DEFINE_string("model_name", None, "Name inside the TFLite metadata (default: the model).")
+flags.DEFINE_string("description", None, "Description inside the TFLite metadata.")
+flags.DEFINE_string("model_version", "1", "Version inside the TFLite metadata.")
+flags.DEFINE_string("author", "unspecified", "Author inside the TFLite metadata.")
+flags.DEFINE_string("license", "unspecified", "Licence inside the TFLite metadata.")
 flags.DEFINE_string(
     "dataset",
     None,
@@ -75,13 +91,12 @@ flags.DEFINE_boolean(
 )
 
 
-def _shape(text):
+def _shape(text, name="input_shape"):
     try:
         return tuple(int(d) for d in text.split(","))
     except ValueError:
-        raise ValueError(
-            f"`input_shape` must look like 32,32,3. Received: input_shape={text!r}"
-        ) from None
+        example = "32,32,3" if name == "input_shape" else "28,28"
+        raise ValueError(f"`{name}` must look like {example}. Received: {name}={text!r}") from None
 
 
 def _model_arguments():
@@ -136,7 +151,7 @@ def main(argv):
         args, folder, name = _model_arguments()
         output = FLAGS.output or os.path.join(
             folder,
-            default_stem(name, FLAGS.format, FLAGS.quantize)
+            default_stem(name, FLAGS.format, FLAGS.quantize, FLAGS.quantizer)
             + (".tflite" if FLAGS.format == "tflite" else ""),
         )
         model = args.pop("model")
@@ -147,6 +162,16 @@ def main(argv):
             format=FLAGS.format,
             quantize=FLAGS.quantize,
             io_type=FLAGS.io_type,
+            input=FLAGS.input,
+            raw_size=_shape(FLAGS.raw_size, "raw_size") if FLAGS.raw_size else None,
+            raw_channels=FLAGS.raw_channels,
+            quantizer=FLAGS.quantizer,
+            recipe=FLAGS.recipe,
+            model_name=FLAGS.model_name,
+            description=FLAGS.description,
+            model_version=FLAGS.model_version,
+            author=FLAGS.author,
+            license=FLAGS.license,
             representative_count=FLAGS.representative_count,
             eval_count=FLAGS.eval_count,
             qat_steps=FLAGS.qat_steps,

@@ -252,7 +252,8 @@ def _check_export(tmp_path, name, kwargs, label, quantize):
         sig = meta["signature"]
         assert list(sig["inputs"]) == ["input"] and list(sig["outputs"]) == ["probabilities"]
         assert sig["inputs"]["input"]["shape"] == [1, *model.input_shape[1:]]
-        want = {"int8": "int8", "qat": "int8"}.get(quantize, "float32")
+        # int8 and QAT files take raw uint8 pixels by default (the transform in the graph)
+        want = {"int8": "uint8", "qat": "uint8"}.get(quantize, "float32")
         assert sig["inputs"]["input"]["dtype"] == want
     return report
 

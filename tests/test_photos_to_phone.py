@@ -31,11 +31,18 @@ def cli(*args):
 
 
 def litert_accuracy(tflite_path, run_card):
-    """Top-1 accuracy of the .tflite on the run's raw test images, with the run's transform."""
+    """Top-1 accuracy of the .tflite on the run's raw test images, fed as its ``.json`` says.
+
+    A raw-pixel file (the int8 default, issue 14) takes the uint8 pixels as they are (grey
+    repeated to RGB, as a camera frame); a normalised-input file gets the run's transform,
+    quantized with the input's parameters.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     from keras_convnets import data
 
+    with open(tflite_path[: -len(".tflite")] + ".json") as f:
+        raw = json.load(f)["input"] != "normalized"
     split = run_card.load_split("test")
     images, labels = data.split_arrays(split)
     pre = run_card.preprocess()
@@ -45,8 +52,13 @@ def litert_accuracy(tflite_path, run_card):
     out = interpreter.get_output_details()[0]
     hits = 0
     for image, label in zip(images, labels):
-        x = np.asarray(pre(image, 0)[0])[None]
-        if inp["dtype"] != np.float32:  # int8 input: quantized with the input's parameters
+        if raw:
+            x = np.asarray(image, np.uint8)[None]
+            x = np.repeat(x, inp["shape"][-1] // x.shape[-1], axis=-1)
+            assert x.shape == tuple(inp["shape"]), (x.shape, inp["shape"])
+        else:
+            x = np.asarray(pre(image, 0)[0])[None]
+        if not raw and inp["dtype"] != np.float32:  # int8 input: quantized with its parameters
             scale, zero = inp["quantization"]
             x = np.clip(np.round(x / scale + zero), -128, 127).astype(inp["dtype"])
         interpreter.set_tensor(inp["index"], x)

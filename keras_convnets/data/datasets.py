@@ -540,9 +540,9 @@ def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=No
     def finish(image):
         image = tf.reshape(image, (height, width, input_shape[-1]))
         if mode is not None:
-            from keras_convnets.data import imagenet
+            from keras_convnets.data import preprocessing
 
-            image = imagenet.preprocess_input(image[None], mode=mode)[0]
+            image = preprocessing.preprocess_input(image[None], mode=mode)[0]
         return image
 
     def seeds(seed, n):

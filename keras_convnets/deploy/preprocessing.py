@@ -1,109 +1,89 @@
-"""The input normalisation of an exported model, written once and recorded.
+"""The input contract of one export: which transform it embeds, and the raw pixels it takes.
 
-Every export applies the same three steps to uint8 images: resize to the
-model's input size (bilinear, as the training pipeline does), grayscale ->
-RGB when the model takes three channels, then the normalisation of one of the
-``keras.applications`` modes. A mode is recorded as data (channel order, mean,
-std: ``x = (image[..., order] - mean) / std``) in the JSON beside each export,
-so that a consumer can reproduce it without this package.
+The normalisation itself has one home, :mod:`keras_convnets.data.preprocessing`
+(re-exported here for existing callers); the training pipelines' evaluation
+transforms live in :func:`keras_convnets.data.make_preprocess`. This module
+only composes them for an export:
 
-The same :func:`prepare` serves the SavedModel graph, the representative
-dataset of int8 conversion and the evaluation set of the parity report, so the
-three cannot drift apart.
+* :class:`Preprocessor`: a mode or a pipeline, as one TensorFlow function used
+  by the SavedModel graph, the representative dataset of int8 conversion and
+  the evaluation set of the parity report, so the three cannot drift apart;
+* :class:`RawInput`: the uint8 pixels a raw-pixel TFLite file takes (size and
+  RGB or grey); :meth:`Preprocessor.single` is the batch-1 transform built into
+  that file, and :func:`fit_raw` what a client does to its images before
+  (channel conversion and a resize, as MediaPipe Tasks does).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-PREPROCESSING_MODES = ("caffe", "tf", "torch")
-_IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-_IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+from keras_convnets.data.preprocessing import (  # noqa: F401 - re-exported
+    PREPROCESSING_MODES,
+    Normalization,
+    normalization,
+    prepare,
+    prepare_numpy,
+)
 
 
 @dataclass(frozen=True)
-class Normalization:
-    """``x = (image[..., channel_order] - mean) / std`` on float pixels in [0, 255]."""
+class RawInput:
+    """The pixels a raw-pixel TFLite file takes: uint8 ``[1, height, width, channels]``."""
 
-    mode: str
-    channel_order: str  # "RGB" or "BGR": the order the model's channels are in
-    mean: tuple
-    std: tuple
+    height: int
+    width: int
+    channels: int  # 3: RGB, 1: grey
+
+    def __post_init__(self):
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`raw_size` must be two integers >= 1. Received: {name}={value!r}"
+                )
+        if self.channels not in (1, 3):
+            raise ValueError(
+                "`raw_channels` must be 1 (grey) or 3 (RGB). "
+                f"Received: raw_channels={self.channels!r}"
+            )
+
+    @property
+    def shape(self):
+        return (self.height, self.width, self.channels)
+
+    @property
+    def color_space(self):
+        return "RGB" if self.channels == 3 else "GRAYSCALE"
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {
+            "dtype": "uint8",
+            "shape": [1, self.height, self.width, self.channels],
+            "color_space": self.color_space,
+            "range": [0, 255],
+        }
 
 
-def normalization(mode: str) -> Normalization:
-    """The normalisation of a ``keras.applications`` preprocessing mode, as numbers.
+def fit_raw(images, raw: RawInput) -> np.ndarray:
+    """uint8 images ``[N, h, w, c]`` -> ``raw``'s shape: grey <-> RGB, then a bilinear resize.
 
-    Example:
-        >>> normalization("tf").mean
-        (127.5, 127.5, 127.5)
-    """
-    if mode == "caffe":
-        # keras.applications: RGB -> BGR, then the ImageNet mean (BGR order), no scaling.
-        return Normalization("caffe", "BGR", (103.939, 116.779, 123.68), (1.0, 1.0, 1.0))
-    if mode == "tf":
-        return Normalization("tf", "RGB", (127.5,) * 3, (127.5,) * 3)
-    if mode == "torch":
-        return Normalization(
-            "torch",
-            "RGB",
-            tuple(255.0 * m for m in _IMAGENET_MEAN_RGB),
-            tuple(255.0 * s for s in _IMAGENET_STD_RGB),
-        )
-    raise ValueError(
-        f"`preprocessing` must be one of {', '.join(PREPROCESSING_MODES)}. "
-        f"Received: preprocessing={mode!r}"
-    )
-
-
-def prepare(images, *, size, channels, mode):
-    """uint8 (or float in [0, 255]) images ``[N, h, w, c]`` -> the model's float32 input.
-
-    Resizes to ``size`` (height, width) bilinearly, repeats a single channel to
-    ``channels`` and normalises as ``mode``. Runs in a TensorFlow graph.
-
-    Example:
-        >>> import numpy as np
-        >>> x = prepare(np.zeros((2, 28, 28, 1), "uint8"), size=(32, 32), channels=3, mode="tf")
-        >>> tuple(x.shape), float(x.numpy().min())
-        ((2, 32, 32, 3), -1.0)
+    What a client does before feeding a raw-pixel file (MediaPipe Tasks does
+    both itself); images already at the size pass through unchanged.
     """
     import tensorflow as tf
 
-    norm = normalization(mode)
-    x = tf.cast(images, tf.float32)
-    in_channels = x.shape[-1]
-    if in_channels is not None and in_channels != channels:
-        if in_channels == 1:
-            # Grayscale datasets (Fashion-MNIST) feed three-channel models: the
-            # same intensity in each channel.
-            x = tf.repeat(x, channels, axis=-1)
-        else:
-            raise ValueError(
-                f"Images with {in_channels} channels cannot feed a model taking {channels}; "
-                "only 1 -> 3 (grayscale -> RGB) is converted."
-            )
-    height, width = int(size[0]), int(size[1])
-    x = tf.image.resize(x, (height, width), method="bilinear")
-    if channels == 3 and norm.channel_order == "BGR":
-        x = x[..., ::-1]
-    mean = np.asarray(norm.mean[:channels], np.float32)
-    std = np.asarray(norm.std[:channels], np.float32)
-    return (x - mean) / std
-
-
-def prepare_numpy(images, *, size, channels, mode, batch_size=256) -> np.ndarray:
-    """:func:`prepare` on a NumPy array, in batches; returns float32 NumPy."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = prepare(images[start : start + batch_size], size=size, channels=channels, mode=mode)
-        out.append(batch.numpy())
-    return np.concatenate(out, axis=0) if out else np.zeros((0, *size, channels), np.float32)
+    images = np.asarray(images)
+    if images.shape[-1] == 1 and raw.channels == 3:
+        images = np.repeat(images, 3, axis=-1)
+    elif images.shape[-1] == 3 and raw.channels == 1:
+        images = np.asarray(tf.image.rgb_to_grayscale(images))
+    if images.shape[1:3] != (raw.height, raw.width):
+        resized = tf.image.resize(images.astype(np.float32), (raw.height, raw.width))
+        images = np.clip(np.round(np.asarray(resized)), 0, 255)
+    return images.astype(np.uint8)
 
 
 class Preprocessor:
@@ -115,7 +95,8 @@ class Preprocessor:
     ``keras_convnets.data.make_preprocess``, the very function the training
     recipes validate with (for ``"cifar"``: a smaller image zero-padded to the
     input, minus the per-pixel ``mean_image`` of the training set), applied per
-    image. Both run in a TensorFlow graph, so the SavedModel embeds them.
+    image. Both run in a TensorFlow graph, so the SavedModel and raw-pixel
+    TFLite files embed them.
 
     Example:
         >>> import numpy as np
@@ -164,11 +145,32 @@ class Preprocessor:
             fn_output_signature=tf.TensorSpec(self.input_shape, tf.float32),
         )
 
+    def single(self, images):
+        """The transform of a batch of one image, without a loop (what a TFLite graph embeds)."""
+        if self._fn is None:
+            return self(images)
+        return self._fn(images[0], 0)[0][None]
+
     def numpy(self, images, batch_size=256) -> np.ndarray:
         out = [
             np.asarray(self(images[i : i + batch_size])) for i in range(0, len(images), batch_size)
         ]
         return np.concatenate(out, axis=0) if out else np.zeros((0, *self.input_shape), "float32")
+
+    def mediapipe_normalization(self):
+        """``(mean, std)`` per RGB channel if MediaPipe can apply this transform itself, else None.
+
+        MediaPipe Tasks computes ``(pixel - mean) / std`` on RGB in [0, 255]: it
+        cannot reorder channels (``caffe``), subtract a mean image (``cifar``) or
+        crop (the ImageNet pipelines).
+        """
+        if self.pipeline not in (None, "none") or self.mode is None:
+            return None
+        norm = normalization(self.mode)
+        if norm.channel_order != "RGB":
+            return None
+        channels = self.input_shape[-1]
+        return list(norm.mean[:channels]), list(norm.std[:channels])
 
     def to_json(self) -> dict:
         if self.pipeline is None:

@@ -184,20 +184,38 @@ def fine_tune(qat_model, images, labels, *, steps=100, batch_size=32, learning_r
     return float(history.history["loss"][-1])
 
 
-def convert(qat_model, *, io_type="int8", model_name=None) -> bytes:
-    """A fine-tuned QAT tf_keras model -> int8 TFLite with this package's stable names."""
+def convert(
+    qat_model, *, io_type="int8", model_name=None, preprocess=None, raw_shape=None
+) -> bytes:
+    """A fine-tuned QAT tf_keras model -> int8 TFLite with this package's stable names.
+
+    With ``preprocess`` the file takes uint8 pixels ``[1, *raw_shape]`` and runs
+    ``preprocess`` before the model (a raw-pixel file, see
+    :mod:`keras_convnets.deploy.tflite`). The transform comes before the
+    model's first fake-quant node, so its ops (resize, pad, normalisation)
+    compute in float, then ``QUANTIZE`` enters the int8 graph.
+    """
     import tensorflow as tf
 
     from keras_convnets.deploy import tflite
 
-    shape = (1, *qat_model.input_shape[1:])
+    if preprocess is None:
+        spec = tf.TensorSpec((1, *qat_model.input_shape[1:]), tf.float32, name=tflite.INPUT_NAME)
+
+        def serve(x):
+            return {tflite.OUTPUT_NAME: qat_model(x, training=False)}
+    else:
+        spec = tf.TensorSpec((1, *raw_shape), tf.uint8, name=tflite.INPUT_NAME)
+
+        def serve(x):
+            return {tflite.OUTPUT_NAME: qat_model(preprocess(x), training=False)}
+
     module = tf.Module()
     module.model = qat_model
-    module.serve = tf.function(
-        lambda x: {tflite.OUTPUT_NAME: qat_model(x, training=False)},
-        input_signature=[tf.TensorSpec(shape, tf.float32, name=tflite.INPUT_NAME)],
-    )
+    module.serve = tf.function(serve, input_signature=[spec])
     with tempfile.TemporaryDirectory(prefix="kc_qat_src_") as tmp:
         with contextlib.redirect_stdout(None):
             tf.saved_model.save(module, tmp, signatures={tflite.SIGNATURE: module.serve})
-        return tflite.convert_savedmodel(tmp, "qat", model=qat_model, io_type=io_type)
+        return tflite.convert_savedmodel(
+            tmp, "qat", model=qat_model, io_type=io_type, raw=preprocess is not None
+        )

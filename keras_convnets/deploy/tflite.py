@@ -5,10 +5,23 @@ The model is first written as a SavedModel whose only signature is
 (``keras.export.ExportArchive``: it freezes Keras 3 variables properly, which a
 plain ``tf.Module`` does not), and the converter reads that. The TFLite model
 therefore has stable names: input tensor ``serving_default_input:0``, signature
-``serving_default`` with input ``input`` and output ``probabilities``. Its input
-is the *normalised* image (see :mod:`keras_convnets.deploy.preprocessing`); the
-JSON beside the model records the normalisation and, for integer inputs, the
-quantization scale and zero point.
+``serving_default`` with input ``input`` and output ``probabilities``.
+
+Two input contracts (``input=``):
+
+* ``"raw"``: uint8 pixels ``[1, h, w, 1 or 3]`` as a camera or decoder gives
+  them; the whole input transform (grey -> RGB, resize or pad, channel order,
+  normalisation, mean image) is in the graph
+  (:meth:`keras_convnets.deploy.preprocessing.Preprocessor.single`). In an int8
+  file only the entry ``CAST`` (uint8 -> float32) and ``QUANTIZE`` (float32 ->
+  int8) touch float: the converter's integer input type means *quantized*
+  values, not pixels, so the pixels enter as plain uint8;
+* ``"normalized"``: the model's float input (or its int8/uint8 quantization,
+  ``io_type``); the JSON beside the model records the normalisation and the
+  quantization scale and zero point.
+
+Outputs are probabilities: float32, or quantized uint8/int8 when ``io_type``
+asks for it (scale and zero point in the file).
 """
 
 from __future__ import annotations
@@ -21,6 +34,8 @@ import numpy as np
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "qat")
 IO_TYPES = ("int8", "uint8", "float32")
+INPUTS = ("raw", "normalized")
+QUANTIZERS = ("tf", "ai_edge")
 INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
 SIGNATURE = "serving_default"
@@ -59,23 +74,80 @@ def _describe_failure(err, model) -> str:
     return "; ".join(parts)
 
 
-def write_source_savedmodel(model, directory, *, batch_size=1):
-    """Writes the float signature the converter reads (see the module doc)."""
+def check_io(quantize, io_type, *, input="normalized", quantizer="tf"):  # noqa: A002
+    """The ``io_type`` a combination means; raises ``ValueError`` for one that means nothing.
+
+    ``io_type=None`` picks the default: ``int8`` for a normalised int8/QAT file
+    (input and output quantized), ``float32`` otherwise. A float file
+    (``none``, ``float16``, ``dynamic``) has float32 input and output, so any
+    other ``io_type`` is refused; a raw-pixel file takes uint8 pixels, so
+    ``io_type`` then sets only the output (``float32`` or quantized ``uint8``);
+    the AI Edge Quantizer keeps the float model's input and output types.
+    """
+    check_quantize(quantize, io_type or "float32")
+    if input not in INPUTS:
+        raise ValueError(f"`input` must be one of {', '.join(INPUTS)}. Received: input={input!r}")
+    if quantizer not in QUANTIZERS:
+        raise ValueError(
+            f"`quantizer` must be one of {', '.join(QUANTIZERS)}. Received: quantizer={quantizer!r}"
+        )
+    integer = quantize in ("int8", "qat") and quantizer == "tf"
+    if io_type is None:
+        return "int8" if integer and input == "normalized" else "float32"
+    if io_type != "float32" and not integer:
+        why = (
+            "the AI Edge Quantizer keeps the float model's input and output types"
+            if quantizer == "ai_edge"
+            else f"a quantize={quantize!r} file takes and returns float32"
+        )
+        raise ValueError(
+            f"`io_type` applies to int8 and QAT files of the tf quantizer; {why}. "
+            f"Received: io_type={io_type!r}, quantize={quantize!r}, quantizer={quantizer!r}"
+        )
+    if input == "raw" and io_type == "int8":
+        raise ValueError(
+            "A raw-pixel file takes uint8 pixels; `io_type` then sets its output: float32 "
+            "(probabilities) or uint8 (quantized probabilities). Received: io_type='int8', "
+            "input='raw'"
+        )
+    return io_type
+
+
+def write_source_savedmodel(model, directory, *, batch_size=1, preprocess=None, raw_shape=None):
+    """Writes the signature the converter reads (see the module doc).
+
+    Without ``preprocess``: float32 ``[batch, *model input]``. With it: uint8
+    ``[batch, *raw_shape]`` pixels, and ``preprocess`` (uint8 batch -> the
+    model's float input) in the graph before the model.
+    """
     import keras
 
-    shape = (batch_size, *model.input_shape[1:])
+    if preprocess is None:
+        shape, dtype = (batch_size, *model.input_shape[1:]), "float32"
+
+        def serve(x):
+            return {OUTPUT_NAME: model(x, training=False)}
+    else:
+        shape, dtype = (batch_size, *raw_shape), "uint8"
+
+        def serve(x):
+            return {OUTPUT_NAME: model(preprocess(x), training=False)}
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         SIGNATURE,
-        lambda x: {OUTPUT_NAME: model(x, training=False)},
-        input_signature=[keras.InputSpec(shape=shape, dtype="float32", name=INPUT_NAME)],
+        serve,
+        input_signature=[keras.InputSpec(shape=shape, dtype=dtype, name=INPUT_NAME)],
     )
     archive.write_out(directory, verbose=False)
 
 
-def configure(converter, quantize, *, representative=None, io_type="int8"):
-    """Sets a ``tf.lite.TFLiteConverter`` up for ``quantize``; returns it."""
+def configure(converter, quantize, *, representative=None, io_type="int8", raw=False):
+    """Sets a ``tf.lite.TFLiteConverter`` up for ``quantize``; returns it.
+
+    ``raw``: the graph takes uint8 pixels (its input type is left alone).
+    """
     import tensorflow as tf
 
     check_quantize(quantize, io_type)
@@ -93,18 +165,21 @@ def configure(converter, quantize, *, representative=None, io_type="int8"):
 
         def gen():
             for i in range(len(representative)):
-                yield [representative[i : i + 1].astype(np.float32)]
+                yield [representative[i : i + 1].astype(np.uint8 if raw else np.float32)]
 
         converter.representative_dataset = gen
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if quantize in ("int8", "qat") and io_type != "float32":
         dtype = tf.int8 if io_type == "int8" else tf.uint8
-        converter.inference_input_type = dtype
+        if not raw:
+            converter.inference_input_type = dtype
         converter.inference_output_type = dtype
     return converter
 
 
-def convert_savedmodel(directory, quantize, *, model, representative=None, io_type="int8"):
+def convert_savedmodel(
+    directory, quantize, *, model, representative=None, io_type="int8", raw=False
+):
     """Converts the SavedModel at ``directory``; errors name the failing op and layers."""
     import tensorflow as tf
 
@@ -113,6 +188,7 @@ def convert_savedmodel(directory, quantize, *, model, representative=None, io_ty
         quantize,
         representative=representative,
         io_type=io_type,
+        raw=raw,
     )
     try:
         return converter.convert()
@@ -123,10 +199,14 @@ def convert_savedmodel(directory, quantize, *, model, representative=None, io_ty
         ) from err
 
 
-def convert(model, quantize="none", *, representative=None, io_type="int8") -> bytes:
+def convert(
+    model, quantize="none", *, representative=None, io_type="int8", preprocess=None, raw_shape=None
+) -> bytes:
     """A Keras 3 model -> TFLite bytes (``quantize`` other than ``"qat"``).
 
-    ``representative``: float32 normalised images ``[N, H, W, C]`` (int8 only).
+    ``representative``: float32 normalised images ``[N, H, W, C]`` (int8 only),
+    or with ``preprocess`` (a raw-pixel file, see
+    :func:`write_source_savedmodel`) uint8 pixels ``[N, *raw_shape]``.
 
     Example:
         >>> from keras_convnets.models import resnet
@@ -143,9 +223,14 @@ def convert(model, quantize="none", *, representative=None, io_type="int8") -> b
     if quantize == "int8" and representative is None:
         configure(None, "int8", representative=None)  # raises the clear error
     with tempfile.TemporaryDirectory(prefix="kc_tflite_src_") as tmp:
-        write_source_savedmodel(model, tmp)
+        write_source_savedmodel(model, tmp, preprocess=preprocess, raw_shape=raw_shape)
         return convert_savedmodel(
-            tmp, quantize, model=model, representative=representative, io_type=io_type
+            tmp,
+            quantize,
+            model=model,
+            representative=representative,
+            io_type=io_type,
+            raw=preprocess is not None,
         )
 
 
@@ -154,6 +239,8 @@ class TFLiteRunner:
 
     Takes normalised float32 images and returns float32 probabilities,
     quantizing the input and dequantizing the output when they are integers.
+    A raw-pixel file (``raw``: uint8 input without quantization parameters)
+    takes uint8 pixels at its input size as they are.
     """
 
     def __init__(self, model_content: bytes, num_threads: int = 1):
@@ -163,9 +250,18 @@ class TFLiteRunner:
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        scale, _ = self.input["quantization"]
+        self.raw = self.input["dtype"] == np.uint8 and not scale
 
     def _quantize(self, x):
         dtype = self.input["dtype"]
+        if self.raw:
+            if np.asarray(x).dtype != np.uint8:
+                raise ValueError(
+                    "This raw-pixel model takes uint8 pixels. "
+                    f"Received: dtype={np.asarray(x).dtype.name}"
+                )
+            return np.asarray(x)
         if dtype == np.float32:
             return x.astype(np.float32)
         scale, zero = self.input["quantization"]
@@ -204,3 +300,26 @@ class TFLiteRunner:
             }
 
         return {"input": describe(self.input), "output": describe(self.output)}
+
+
+def op_types(content: bytes) -> dict:
+    """``{"ops": sorted op names, "float_ops": ops computing in float32}`` of a TFLite model.
+
+    Read without delegates (XNNPACK would hide the graph behind ``DELEGATE``).
+    An op counts as float when one of its outputs is float32 (``DEQUANTIZE``
+    and a float model's every op; ``CAST`` from uint8 pixels).
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(
+        model_content=content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interp.allocate_tensors()
+    ops, floats = set(), set()
+    for op in interp._get_ops_details():
+        ops.add(op["op_name"])
+        dtypes = [interp._get_tensor_details(t, 0)["dtype"] for t in op["outputs"] if t >= 0]
+        if any(d == np.float32 for d in dtypes):
+            floats.add(op["op_name"])
+    return {"ops": sorted(ops), "float_ops": sorted(floats)}
