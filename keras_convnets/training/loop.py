@@ -72,7 +72,7 @@ def _register_models():
     import importlib
 
     for name in _MODEL_MODULES:
-        importlib.import_module(f"keras_convnets.{name}")
+        importlib.import_module(f"keras_convnets.models.{name}")
 
 
 def _check_names(cfg, model_fn):
