@@ -315,11 +315,13 @@ def _check_modes(r: ExportRequest) -> str:
                 f"`raw_size` must be (height, width). Received: raw_size={r.raw_size!r}"
             )
         preprocessing.RawInput(*size, r.raw_channels or 3)  # validates
-    elif r.raw_size is not None:
-        raise ValueError(
-            "`raw_size` sets the pixels of a raw-pixel file: pass input='raw'. "
-            f"Received: raw_size={r.raw_size!r}, input='normalized'"
-        )
+    else:
+        for name in ("raw_size", "raw_channels"):
+            if getattr(r, name) is not None:
+                raise ValueError(
+                    f"`{name}` sets the pixels of a raw-pixel file: pass input='raw'. "
+                    f"Received: {name}={getattr(r, name)!r}, input='normalized'"
+                )
     return io_type
 
 
