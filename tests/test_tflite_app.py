@@ -325,3 +325,12 @@ def test_ai_edge_quantizer_file_carries_metadata(tmp_path, rng):
     meta = json.loads((tmp_path / "r20.json").read_text())
     assert meta["quantizer"]["recipe"] == "static_wi8_ai8"
     assert "CONV_2D" in meta["ops"]["ops"] and "CONV_2D" not in meta["ops"]["float_ops"]
+
+
+@pytest.mark.slow
+def test_bench_quantizers_quick(tmp_path):
+    from benchmarks import bench_quantizers
+
+    assert bench_quantizers.main(["--quick", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "quantizers.md").read_text()
+    assert "static_wi8_ai16" in table and "weight_only_wi8_afp32" in table
