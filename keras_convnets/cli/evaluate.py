@@ -444,7 +444,14 @@ def run(argv=None):
     sys.modules["__main__"].__doc__ = __doc__
     for flag in FLAGS.get_key_flags_for_module(__name__):
         FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(main, argv=argv)
+    try:
+        app.run(main, argv=argv)
+    except SystemExit as done:
+        # absl exits 1 after printing --help; asking for help is not a failure.
+        asked = {"--help", "-h", "-?", "--helpfull", "--helpshort"}
+        if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
+            raise SystemExit(0) from None
+        raise
 
 
 if __name__ == "__main__":
