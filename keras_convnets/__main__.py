@@ -1,4 +1,9 @@
-"""Command line: ``python -m keras_convnets {list,summary,table}``.
+"""Command line: ``keras-convnets COMMAND`` (installed) or ``python -m keras_convnets COMMAND``.
+
+* ``train``, ``evaluate``, ``export``: the recipes' command lines
+  (:mod:`keras_convnets.cli`; ``keras-convnets train --help`` lists the flags,
+  the same as ``python -m recipes.train`` in a checkout).
+* ``demo``: the offline quickstart (:mod:`keras_convnets.quickstart`).
 
 * ``list [PATTERN]``: registered models with their metadata.
 * ``summary NAME [--input_shape H,W,C] [--per_layer]``: the cost table of one
@@ -133,14 +138,39 @@ def _cmd_convert(args):
     return 0
 
 
+# Commands with a command line of their own: (module, help). Flags are snake_case everywhere.
+_FORWARDED = {
+    "train": ("keras_convnets.cli.train", "train a registered model with a recipe (--help)"),
+    "evaluate": ("keras_convnets.cli.evaluate", "evaluate a run or a model (--help)"),
+    "export": ("keras_convnets.cli.export", "export to SavedModel or TFLite (--help)"),
+    "demo": ("keras_convnets.quickstart", "the offline quickstart: train, export, check (--help)"),
+}
+
+
+def _forward(command, rest):
+    """Runs ``command``'s own command line with the remaining arguments."""
+    import importlib
+
+    module = importlib.import_module(_FORWARDED[command][0])
+    if command == "demo":
+        return module.main(rest)
+    module.run([f"keras-convnets {command}", *rest])
+    return 0
+
+
 @cli_errors
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _FORWARDED:
+        return _forward(argv[0], argv[1:])
     parser = argparse.ArgumentParser(
-        prog="python -m keras_convnets",
+        prog="keras-convnets",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    for command, (_, text) in _FORWARDED.items():
+        sub.add_parser(command, help=text, add_help=False)
     p = sub.add_parser("list", help="registered models")
     p.add_argument("pattern", nargs="?", default=None)
     p.add_argument("--markdown", action="store_true", help="the README's model table")

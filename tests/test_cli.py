@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from keras_convnets.__main__ import main
 from keras_convnets.models import registry, resnet  # noqa: F401  (registers the ResNets)
 
@@ -83,3 +85,46 @@ def test_bad_input_shape_text(capsys):
     assert main(["summary", "resnet20", "--input_shape", "a,b"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --input_shape") and "'a,b'" in err
+
+
+# --- One command line: keras-convnets train|evaluate|export|demo|list|summary|table|convert ---
+def _keras_convnets(*args):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "keras_convnets", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    "command, flag", [("train", "--recipe"), ("evaluate", "--run"), ("export", "--quantize")]
+)
+def test_forwarded_commands_show_their_own_flags(command, flag):
+    proc = _keras_convnets(command, "--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert flag in proc.stdout and "keras-convnets COMMAND" not in proc.stdout
+
+
+def test_forwarded_command_errors_are_one_sentence():
+    proc = _keras_convnets("export", "--model=resnt20")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and "resnt20" in proc.stderr
+
+
+def test_only_the_package_is_installed():
+    import configparser
+    import os
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(os.path.dirname(os.path.dirname(__file__)), "setup.cfg"))
+    assert cfg["options.packages.find"]["include"].strip() == "keras_convnets*"
+    assert "keras_convnets.__main__:main" in cfg["options.entry_points"]["console_scripts"]

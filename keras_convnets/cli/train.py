@@ -1,0 +1,174 @@
+"""Trains a registered model with a paper's recipe.
+
+    python -m recipes.train --recipe=resnet_cifar --model=resnet56 --dataset=cifar10 \
+        --model_dir=runs/resnet56
+
+Your own photos (an image folder, layouts below), fine-tuning a finished run or
+ImageNet weights::
+
+    python -m recipes.train --recipe=finetune --weights=imagenet --model=resnet50 \
+        --dataset=folder --data_dir=photos --model_dir=runs/photos
+
+Flags can come from a file: ``--flagfile=run.flags``. The resolved
+configuration is printed and written to ``model_dir/config.json`` (once every
+check passed); running the same command again resumes from the newest
+checkpoint, and a resume with another model, data, recipe, batch, rate or
+schedule is refused unless ``--allow_config_change``. One process at a time
+holds ``model_dir`` (``run.lock``). A finished run holds ``model.keras``,
+``run.json`` and ``labels.txt``: ``python -m recipes.evaluate --run=DIR`` and
+``python -m export --run=DIR`` read them. Exit status: 0 done, 1 bad flags or
+data (or the directory is in use), 2 NaN/inf (last finite checkpoint kept),
+3 lost worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from keras_convnets._cli import check_output_dir, cli_errors
+from keras_convnets.data import FOLDER_LAYOUTS
+from keras_convnets.training import config as config_lib
+
+__doc__ += "\n" + FOLDER_LAYOUTS + "\n"
+
+FLAGS = flags.FLAGS
+_DEFAULTS = config_lib.TrainConfig()
+
+flags.DEFINE_string("recipe", "resnet_cifar", f"One of {', '.join(config_lib.RECIPES)}.")
+flags.DEFINE_string("model", "resnet20", "A registered model (keras_convnets.list_models()).")
+flags.DEFINE_string(
+    "dataset",
+    "cifar10",
+    "cifar10, cifar100, fashion_mnist, mnist, imagenette, imagenet2012 (TFDS; MNIST-like from "
+    "local IDX files when present) or folder (an image folder in --data_dir: "
+    "ROOT/<class>/<image> with a stratified holdout, or ROOT/train/<class>/... + "
+    "ROOT/val|validation|test/<class>/...).",
+)
+flags.DEFINE_string("model_dir", "runs/default", "Checkpoints, logs, config and summary.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir, IDX folder or image folder.")
+flags.DEFINE_string("manual_dir", None, "TFDS manual_dir (ImageNet archives).")
+flags.DEFINE_integer("batch_size", None, "Global batch (default: the recipe's).")
+flags.DEFINE_float("epochs", None, "Training length in epochs (default: the recipe's).")
+flags.DEFINE_integer("steps", None, "Training length in steps (overrides --epochs).")
+flags.DEFINE_float("lr", None, "Learning rate (default: the recipe's, scaled with the batch).")
+flags.DEFINE_float("weight_decay", None, "L2 weight decay (default: the recipe's).")
+flags.DEFINE_enum(
+    "strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution."
+)
+flags.DEFINE_enum(
+    "precision", "float32", list(config_lib.PRECISIONS), "Keras dtype policy for the model."
+)
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward and backward pass.")
+flags.DEFINE_string("input_shape", "model", "'model', 'native' (the data's) or 'H,W,C'.")
+flags.DEFINE_float(
+    "val_fraction", None, "Held out of train for validation (0: validate on test split)."
+)
+flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Steps between checkpoints.")
+flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "Checkpoints kept.")
+flags.DEFINE_integer("seed", 0, "Initial weights, data order and augmentation seed.")
+flags.DEFINE_integer("max_train_examples", None, "Use only the first N training examples.")
+flags.DEFINE_integer("max_eval_examples", None, "Use only the first N val/test examples.")
+flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Steps between progress updates.")
+flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
+flags.DEFINE_float("collective_timeout", 300.0, "Seconds before a silent worker is lost.")
+flags.DEFINE_bool("plots", True, "Write curves.png at the end.")
+flags.DEFINE_string(
+    "weights",
+    None,
+    "Initial weights: imagenet, a .weights.h5/.keras file or a finished run directory. Layers "
+    "matching by name and shape are copied; the classifier is new when the classes differ.",
+)
+flags.DEFINE_bool(
+    "freeze_backbone", False, "finetune: train the new head only, the backbone stays frozen."
+)
+flags.DEFINE_bool(
+    "allow_config_change",
+    False,
+    "Resume although model, data, recipe, batch, rate or schedule changed (recorded).",
+)
+
+
+def config_from_flags() -> config_lib.TrainConfig:
+    return config_lib.TrainConfig(
+        recipe=FLAGS.recipe,
+        model=FLAGS.model,
+        dataset=FLAGS.dataset,
+        model_dir=FLAGS.model_dir,
+        data_dir=FLAGS.data_dir,
+        manual_dir=FLAGS.manual_dir,
+        batch_size=FLAGS.batch_size,
+        epochs=FLAGS.epochs,
+        steps=FLAGS.steps,
+        lr=FLAGS.lr,
+        weight_decay=FLAGS.weight_decay,
+        strategy=FLAGS.strategy,
+        precision=FLAGS.precision,
+        jit_compile=FLAGS.jit_compile,
+        input_shape=FLAGS.input_shape,
+        val_fraction=FLAGS.val_fraction,
+        checkpoint_every=FLAGS.checkpoint_every,
+        keep_checkpoints=FLAGS.keep_checkpoints,
+        seed=FLAGS.seed,
+        max_train_examples=FLAGS.max_train_examples,
+        max_eval_examples=FLAGS.max_eval_examples,
+        log_every=FLAGS.log_every,
+        verbose=FLAGS.verbose,
+        collective_timeout_s=FLAGS.collective_timeout,
+        plots=FLAGS.plots,
+        weights=FLAGS.weights,
+        freeze_backbone=FLAGS.freeze_backbone,
+        allow_config_change=FLAGS.allow_config_change,
+    )
+
+
+@cli_errors
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines drown the epochs
+    import keras_convnets  # noqa: F401  (registers every model)
+    from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
+
+    fresh = not os.path.exists(FLAGS.model_dir)
+    try:
+        check_output_dir(FLAGS.model_dir, "model_dir")
+        train(config_from_flags())
+    except ValueError as err:
+        if fresh and os.path.isdir(FLAGS.model_dir) and not os.listdir(FLAGS.model_dir):
+            os.rmdir(FLAGS.model_dir)  # a run refused before its first file leaves no trace
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except WorkerLostError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(3)  # collective ops of the dead cluster can block a normal exit
+    return 0
+
+
+def run(argv=None):
+    """Runs the command line; ``argv``: the whole command, program name first (default sys.argv)."""
+    # absl's --help shows the docstring and key flags of the program (sys.argv[0]): make them
+    # this command's, also when a shim (python -m recipes.train) or keras-convnets runs it.
+    sys.modules["__main__"].__doc__ = __doc__
+    for flag in FLAGS.get_key_flags_for_module(__name__):
+        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    try:
+        app.run(main, argv=argv)
+    except SystemExit as done:
+        # absl exits 1 after printing --help; asking for help is not a failure.
+        asked = {"--help", "-h", "-?", "--helpfull", "--helpshort"}
+        if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
+            raise SystemExit(0) from None
+        raise
+
+
+if __name__ == "__main__":
+    run()
