@@ -179,16 +179,9 @@ def run(
         >>> sorted(r["tflite"])  # doctest: +SKIP
         ['accuracy', 'latency_ms', 'path', 'size_bytes']
     """
-    from keras_convnets import data, deploy
-    from keras_convnets.training import TrainConfig, train
+    from keras_convnets import data
 
-    plan = dict(SMALL if small else FULL)
-    if epochs is not None and steps is not None:
-        raise ValueError(f"Give `steps` or `epochs`, not both. Received: {steps=}, {epochs=}")
-    if steps is not None:
-        plan["steps"] = steps
-    if batch_size is not None:
-        plan["batch_size"] = batch_size
+    plan = _plan(small, steps=steps, epochs=epochs, batch_size=batch_size)
     start = time.perf_counter()
     output_dir = check_output_dir(output_dir, "output_dir")
     if data_dir is not None and not os.path.isdir(data_dir):
@@ -202,6 +195,36 @@ def run(
     os.makedirs(output_dir, exist_ok=True)  # after the data check: a refused run leaves nothing
     say(f"[1/3] data: {source}")
     train_dir = os.path.join(output_dir, "train")
+    summary, model = _train(folder, train_dir, plan, epochs=epochs, small=small, say=say)
+    say("[2/3] exporting full-integer int8 TFLite (calibrated on training images)")
+    tflite_path = os.path.join(output_dir, f"{MODEL}_int8.tflite")
+    report, (test_x, test_y) = _export(model, folder, train_dir, tflite_path, plan)
+    say(f"[3/3] checking {os.path.basename(tflite_path)} with the LiteRT interpreter")
+    checked = _check_with_interpreter(tflite_path, test_x[:8], test_y[:8])
+    result = _result(source, summary, report, tflite_path, checked, time.perf_counter() - start)
+    atomic.write_text(
+        os.path.join(output_dir, "demo.json"), json.dumps(result, indent=2, sort_keys=True) + "\n"
+    )
+    say(_summary_text(result, summary, report, checked))
+    return result
+
+
+def _plan(small, *, steps, epochs, batch_size) -> dict:
+    """The run's sizes: the FULL or SMALL plan with the caller's steps and batch size."""
+    plan = dict(SMALL if small else FULL)
+    if epochs is not None and steps is not None:
+        raise ValueError(f"Give `steps` or `epochs`, not both. Received: {steps=}, {epochs=}")
+    if steps is not None:
+        plan["steps"] = steps
+    if batch_size is not None:
+        plan["batch_size"] = batch_size
+    return plan
+
+
+def _train(folder, train_dir, plan, *, epochs, small, say):
+    """Stage 1: ResNet-20 with the resnet_cifar recipe on the IDX files in ``folder``."""
+    from keras_convnets.training import TrainConfig, train
+
     cfg = TrainConfig(
         recipe="resnet_cifar",
         model=MODEL,
@@ -217,13 +240,17 @@ def run(
         checkpoint_every=10**9,  # the loop still saves at each epoch end and at the last step
     )
     say(f"[1/3] training {MODEL} ({cfg.recipe} recipe) into {train_dir}")
-    summary, model = train(cfg, print_fn=say, return_model=True)
+    return train(cfg, print_fn=say, return_model=True)
 
-    say("[2/3] exporting full-integer int8 TFLite (calibrated on training images)")
+
+def _export(model, folder, train_dir, tflite_path, plan):
+    """Stage 2: full-integer int8 TFLite calibrated on training images; returns the parity
+    report and the test images ``(x, y)``."""
+    from keras_convnets import data, deploy
+
     test_x, test_y = data.load_idx_dataset(folder, "test")
     train_x, _ = data.load_idx_dataset(folder, "train")
     picks = np.random.default_rng(0).permutation(len(train_x))[: plan["representative"]]
-    tflite_path = os.path.join(output_dir, f"{MODEL}_int8.tflite")
     report = deploy.export_model(
         model,
         tflite_path,
@@ -238,10 +265,12 @@ def run(
         eval_labels=test_y[: plan["eval"]],
         verbose=False,
     )
+    return report, (test_x, test_y)
 
-    say(f"[3/3] checking {os.path.basename(tflite_path)} with the LiteRT interpreter")
-    checked = _check_with_interpreter(tflite_path, test_x[:8], test_y[:8])
-    result = {
+
+def _result(source, summary, report, tflite_path, checked, seconds) -> dict:
+    """The figures of ``demo.json``."""
+    return {
         "data": source,
         "model": MODEL,
         "train_steps": summary["steps"],
@@ -257,31 +286,28 @@ def run(
         },
         "top1_agreement": report["top1_agreement"],
         "interpreter_check": checked,
-        "wall_seconds": round(time.perf_counter() - start, 1),
+        "wall_seconds": round(seconds, 1),
     }
-    atomic.write_text(
-        os.path.join(output_dir, "demo.json"), json.dumps(result, indent=2, sort_keys=True) + "\n"
-    )
+
+
+def _summary_text(result, summary, report, checked) -> str:
+    """The lines printed at the end of the demo."""
     lat = report["latency_ms"]
-    say(
-        "\n".join(
-            [
-                "",
-                f"Data:             {source}",
-                f"Trained:          {summary['steps']} steps ({summary['epochs']:.2f} epochs)",
-                f"Accuracy Keras:   {report['keras_accuracy']:.2f}% "
-                f"on {report['samples']} test images",
-                f"Accuracy TFLite:  {report['export_accuracy']:.2f}% (int8; top-1 agreement "
-                f"{report['top1_agreement']:.1f}%)",
-                f"TFLite size:      {report['size_bytes'] / 1024:.1f} KB ({tflite_path})",
-                f"TFLite latency:   {lat['1']:.2f} ms (1 thread), {lat['2']:.2f} ms (2 threads)",
-                f"Interpreter:      {checked['correct']}/{checked['images']} of the first test "
-                "images right",
-                f"Wall time:        {result['wall_seconds']:.0f} s",
-            ]
-        )
+    return "\n".join(
+        [
+            "",
+            f"Data:             {result['data']}",
+            f"Trained:          {summary['steps']} steps ({summary['epochs']:.2f} epochs)",
+            f"Accuracy Keras:   {report['keras_accuracy']:.2f}% on {report['samples']} test images",
+            f"Accuracy TFLite:  {report['export_accuracy']:.2f}% (int8; top-1 agreement "
+            f"{report['top1_agreement']:.1f}%)",
+            f"TFLite size:      {report['size_bytes'] / 1024:.1f} KB ({result['tflite']['path']})",
+            f"TFLite latency:   {lat['1']:.2f} ms (1 thread), {lat['2']:.2f} ms (2 threads)",
+            f"Interpreter:      {checked['correct']}/{checked['images']} of the first test "
+            "images right",
+            f"Wall time:        {result['wall_seconds']:.0f} s",
+        ]
     )
-    return result
 
 
 def _check_with_interpreter(path, images, labels):

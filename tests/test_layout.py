@@ -129,3 +129,33 @@ def test_the_checker_sees_a_violation(tmp_path):
     deps = _imports(str(fake), "keras_convnets.models.bad", known)
     assert "keras_convnets.training.loop" in deps
     assert _layer("keras_convnets.training.loop") > _layer("keras_convnets.models.bad")
+
+
+def _long_functions(limit=80):
+    """Functions of the package longer than ``limit`` lines of code (docstring excluded)."""
+    found = []
+    for name, path in sorted(_modules().items()):
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                first = body[0]
+                is_doc = isinstance(first, ast.Expr) and isinstance(
+                    getattr(first, "value", None), ast.Constant
+                )
+                start = (
+                    (body[1].lineno if len(body) > 1 else first.end_lineno)
+                    if is_doc
+                    else (first.lineno)
+                )
+                length = node.end_lineno - start + 1
+                if length > limit:
+                    found.append(f"{name}.{node.name}: {length} lines")
+    return found
+
+
+def test_no_library_function_longer_than_80_lines():
+    assert _long_functions() == []
+
+
+def test_the_length_check_sees_a_long_function():
+    assert _long_functions(limit=10) != []

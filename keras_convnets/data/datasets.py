@@ -8,6 +8,7 @@ validation is a seeded, stratified holdout (:func:`stratified_holdout`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import os
 
@@ -526,98 +527,141 @@ def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=No
         >>> tuple(x.shape), int(y)
         ((32, 32, 3), 3)
     """
-    import tensorflow as tf
-
     if pipeline not in PIPELINES:
         raise ValueError(
             f"`pipeline` must be one of {', '.join(PIPELINES)}. Received: pipeline={pipeline!r}"
         )
-    height, width = int(input_shape[0]), int(input_shape[1])
     if pipeline == "cifar" and mean_image is None:
         raise ValueError("The 'cifar' pipeline subtracts the per-pixel mean: pass `mean_image`.")
-    mean = None if mean_image is None else tf.constant(np.asarray(mean_image, np.float32))
+    mean = None
+    if mean_image is not None:
+        import tensorflow as tf
 
-    def finish(image):
-        image = tf.reshape(image, (height, width, input_shape[-1]))
-        if mode is not None:
-            from keras_convnets.data import preprocessing
+        mean = tf.constant(np.asarray(mean_image, np.float32))
+    transform = _Transform(tuple(input_shape), bool(training), mode, mean)
+    return functools.partial(_PIPELINE_FNS[pipeline], transform)
 
-            image = preprocessing.preprocess_input(image[None], mode=mode)[0]
-        return image
 
-    def seeds(seed, n):
-        if seed is None:
-            seed = tf.random.uniform((2,), maxval=2**31 - 1, dtype=tf.int32)
-        return tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), n))
+@dataclasses.dataclass(frozen=True)
+class _Transform:
+    """What a pipeline's per-example function needs: the input, the phase, the normalisation."""
 
-    def cifar(image, label, seed=None):
-        image = _fit_small(adapt_image(image, input_shape), height, width)
-        if training:
-            s1, s2 = seeds(seed, 2)
-            image = tf.image.pad_to_bounding_box(image, 4, 4, height + 8, width + 8)
-            image = tf.image.stateless_random_crop(image, (height, width, input_shape[-1]), s1)
-            image = tf.image.stateless_random_flip_left_right(image, s2)
-        return tf.reshape(image - mean, (height, width, input_shape[-1])), label
+    input_shape: tuple
+    training: bool
+    mode: str | None
+    mean: object  # tf.Tensor of the per-pixel mean image, or None
 
-    def resnet_imagenet(image, label, seed=None):
-        image = adapt_image(image, input_shape)
-        if training:
-            s1, s2, s3, s4 = seeds(seed, 4)
-            lo, hi = 256 * height / 224, 480 * height / 224
-            side = tf.floor(tf.random.stateless_uniform((), s1, lo, hi + 1))
-            image = _resize_shorter(image, side)
-            image = tf.image.stateless_random_crop(image, (height, width, input_shape[-1]), s2)
-            image = tf.image.stateless_random_flip_left_right(image, s3)
-            if input_shape[-1] == 3:
-                alpha = tf.random.stateless_normal((3,), s4, stddev=0.1)
-                rgb = tf.linalg.matvec(tf.constant(_PCA_EIGVEC), alpha * _PCA_EIGVAL)
-                image = tf.clip_by_value(image + 255.0 * rgb, 0.0, 255.0)
-        else:
-            image = _resize_shorter(image, tf.constant(256 * height / 224))
-            image = _center_crop(image, height, width)
-        return finish(image), label
+    @property
+    def height(self) -> int:
+        return int(self.input_shape[0])
 
-    def inception(image, label, seed=None):
-        image = adapt_image(image, input_shape)
-        if training:
-            s1, s2, s3, s4, s5, s6 = seeds(seed, 6)
-            shape = tf.shape(image)
-            begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-                shape,
-                bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
-                min_object_covered=0.08,
-                aspect_ratio_range=(3 / 4, 4 / 3),
-                area_range=(0.08, 1.0),
-                max_attempts=10,
-                use_image_if_no_bounding_boxes=True,
-                seed=s1,
-            )
-            image = tf.slice(image, begin, size)
-            image = tf.image.resize(image, (height, width))
-            image = tf.image.stateless_random_flip_left_right(image, s2)
-            if input_shape[-1] == 3:
-                x = image / 255.0
-                x = tf.image.stateless_random_brightness(x, 32 / 255, s3)
-                x = tf.image.stateless_random_saturation(x, 0.5, 1.5, s4)
-                x = tf.image.stateless_random_hue(x, 0.2, s5)
-                x = tf.image.stateless_random_contrast(x, 0.5, 1.5, s6)
-                image = tf.clip_by_value(x, 0.0, 1.0) * 255.0
-        else:
-            image = tf.image.central_crop(image, 0.875)
-            image = tf.image.resize(image, (height, width))
-        return finish(image), label
+    @property
+    def width(self) -> int:
+        return int(self.input_shape[1])
 
-    def none(image, label, seed=None):
-        image = adapt_image(image, input_shape)
-        image = tf.image.resize(image, (height, width))
-        return finish(image), label
+    @property
+    def shape(self) -> tuple:
+        return (self.height, self.width, self.input_shape[-1])
 
-    return {
-        "cifar": cifar,
-        "resnet_imagenet": resnet_imagenet,
-        "inception": inception,
-        "none": none,
-    }[pipeline]
+
+def _finish(t: _Transform, image):
+    import tensorflow as tf
+
+    image = tf.reshape(image, t.shape)
+    if t.mode is not None:
+        from keras_convnets.data import preprocessing
+
+        image = preprocessing.preprocess_input(image[None], mode=t.mode)[0]
+    return image
+
+
+def _seeds(seed, n):
+    import tensorflow as tf
+
+    if seed is None:
+        seed = tf.random.uniform((2,), maxval=2**31 - 1, dtype=tf.int32)
+    return tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), n))
+
+
+def _cifar(t: _Transform, image, label, seed=None):
+    import tensorflow as tf
+
+    image = _fit_small(adapt_image(image, t.input_shape), t.height, t.width)
+    if t.training:
+        s1, s2 = _seeds(seed, 2)
+        image = tf.image.pad_to_bounding_box(image, 4, 4, t.height + 8, t.width + 8)
+        image = tf.image.stateless_random_crop(image, t.shape, s1)
+        image = tf.image.stateless_random_flip_left_right(image, s2)
+    return tf.reshape(image - t.mean, t.shape), label
+
+
+def _resnet_imagenet(t: _Transform, image, label, seed=None):
+    import tensorflow as tf
+
+    image = adapt_image(image, t.input_shape)
+    if t.training:
+        s1, s2, s3, s4 = _seeds(seed, 4)
+        lo, hi = 256 * t.height / 224, 480 * t.height / 224
+        side = tf.floor(tf.random.stateless_uniform((), s1, lo, hi + 1))
+        image = _resize_shorter(image, side)
+        image = tf.image.stateless_random_crop(image, t.shape, s2)
+        image = tf.image.stateless_random_flip_left_right(image, s3)
+        if t.input_shape[-1] == 3:
+            alpha = tf.random.stateless_normal((3,), s4, stddev=0.1)
+            rgb = tf.linalg.matvec(tf.constant(_PCA_EIGVEC), alpha * _PCA_EIGVAL)
+            image = tf.clip_by_value(image + 255.0 * rgb, 0.0, 255.0)
+    else:
+        image = _resize_shorter(image, tf.constant(256 * t.height / 224))
+        image = _center_crop(image, t.height, t.width)
+    return _finish(t, image), label
+
+
+def _inception(t: _Transform, image, label, seed=None):
+    import tensorflow as tf
+
+    image = adapt_image(image, t.input_shape)
+    if t.training:
+        s1, s2, s3, s4, s5, s6 = _seeds(seed, 6)
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image),
+            bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+            min_object_covered=0.08,
+            aspect_ratio_range=(3 / 4, 4 / 3),
+            area_range=(0.08, 1.0),
+            max_attempts=10,
+            use_image_if_no_bounding_boxes=True,
+            seed=s1,
+        )
+        image = tf.slice(image, begin, size)
+        image = tf.image.resize(image, (t.height, t.width))
+        image = tf.image.stateless_random_flip_left_right(image, s2)
+        if t.input_shape[-1] == 3:
+            x = image / 255.0
+            x = tf.image.stateless_random_brightness(x, 32 / 255, s3)
+            x = tf.image.stateless_random_saturation(x, 0.5, 1.5, s4)
+            x = tf.image.stateless_random_hue(x, 0.2, s5)
+            x = tf.image.stateless_random_contrast(x, 0.5, 1.5, s6)
+            image = tf.clip_by_value(x, 0.0, 1.0) * 255.0
+    else:
+        image = tf.image.central_crop(image, 0.875)
+        image = tf.image.resize(image, (t.height, t.width))
+    return _finish(t, image), label
+
+
+def _none(t: _Transform, image, label, seed=None):
+    import tensorflow as tf
+
+    image = adapt_image(image, t.input_shape)
+    image = tf.image.resize(image, (t.height, t.width))
+    return _finish(t, image), label
+
+
+_PIPELINE_FNS = {
+    "cifar": _cifar,
+    "resnet_imagenet": _resnet_imagenet,
+    "inception": _inception,
+    "none": _none,
+}
 
 
 def _resize_shorter(image, side):
