@@ -214,17 +214,7 @@ def GoogLeNet(
         >>> [tuple(o.shape) for o in model.outputs]
         [(None, 10), (None, 10), (None, 10)]
     """
-    style = pretrained.resolve_style(style, weights)
-    aux_logits = (style == "paper") if aux_logits is None else aux_logits
-    if not isinstance(aux_logits, bool):
-        raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
-    if style == "torch" and aux_logits:
-        raise ValueError(
-            "style='torch' builds no auxiliary classifiers (torchvision's checkpoint holds "
-            "untrained ones). Received: aux_logits=True; pass aux_logits=False or leave it None."
-        )
-    if not isinstance(batch_norm, bool):
-        raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
+    style, aux_logits = _resolve_options(weights, aux_logits, batch_norm, style)
     arch = "googlenet"
     _common.check_common_args(
         arch=arch,
@@ -238,6 +228,62 @@ def GoogLeNet(
     )
     with_aux = bool(include_top) and aux_logits
     api = _compat.resolve(keras_module)
+    input_shape = _resolve_input_shape(
+        api, input_shape, input_tensor, include_top, weights, with_aux
+    )
+    img_input = _common.make_input(api, input_shape, input_tensor)
+    if style == "torch":
+        x, aux_outputs = _torch_features(api, img_input, input_shape), []
+    else:
+        x, aux_outputs = _paper_features(
+            api, img_input, batch_norm, with_aux, classes, classifier_activation
+        )
+    x = _common.classifier_top(
+        api,
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        dropout=TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT,
+    )
+    return _common.finish_model(
+        api,
+        img_input=img_input,
+        input_tensor=input_tensor,
+        outputs=[x, *aux_outputs] if aux_outputs else x,
+        name=name,
+        weights=weights,
+        arch=arch,
+        include_top=include_top,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        aux_logits=aux_logits,
+        batch_norm=batch_norm,
+        style=style,
+    )
+
+
+def _resolve_options(weights, aux_logits, batch_norm, style):
+    """Checks the keyword-only options; returns ``(style, aux_logits)`` with defaults filled in."""
+    style = pretrained.resolve_style(style, weights)
+    aux_logits = (style == "paper") if aux_logits is None else aux_logits
+    if not isinstance(aux_logits, bool):
+        raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
+    if style == "torch" and aux_logits:
+        raise ValueError(
+            "style='torch' builds no auxiliary classifiers (torchvision's checkpoint holds "
+            "untrained ones). Received: aux_logits=True; pass aux_logits=False or leave it None."
+        )
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
+    return style, aux_logits
+
+
+def _resolve_input_shape(api, input_shape, input_tensor, include_top, weights, with_aux):
+    """The input shape, at least 65x65 and fixed with the auxiliary heads, else 32x32."""
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
         input_tensor=input_tensor,
@@ -246,7 +292,7 @@ def GoogLeNet(
         include_top=include_top,
         weights=weights,
         api=api,
-        arch=arch,
+        arch="googlenet",
         min_reason=(
             f"with the auxiliary classifiers: their {AUX_POOL}x{AUX_POOL}/{AUX_POOL_STRIDE} "
             f"average pool needs the 4a grid, ceil(size / {STRIDE_AT_4A}), to be >= {AUX_POOL}; "
@@ -263,40 +309,7 @@ def GoogLeNet(
             "layer, so height and width must be fixed: pass aux_logits=False for a variable "
             f"input size. Received: input_shape={input_shape}"
         )
-    img_input = _common.make_input(api, input_shape, input_tensor)
-    if style == "torch":
-        x = _torch_features(api, img_input, input_shape)
-    else:
-        x, aux_outputs = _paper_features(
-            api, img_input, batch_norm, with_aux, classes, classifier_activation
-        )
-    x = _common.classifier_top(
-        api,
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        dropout=TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT,
-    )
-    outputs = [x, *aux_outputs] if style == "paper" and aux_outputs else x
-    return _common.finish_model(
-        api,
-        img_input=img_input,
-        input_tensor=input_tensor,
-        outputs=outputs,
-        name=name,
-        weights=weights,
-        arch=arch,
-        include_top=include_top,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        aux_logits=aux_logits,
-        batch_norm=batch_norm,
-        style=style,
-    )
+    return input_shape
 
 
 def _ceil_max_pool(api, x, size, stride, name):

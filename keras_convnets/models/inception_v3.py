@@ -353,43 +353,18 @@ def Inception(
         raise ValueError(f"`arch` must be one of {sorted(VARIANTS)}. Received: arch={arch!r}")
     stem, aux_bn = VARIANTS[arch]
     name = arch if name is None else name
-    style = pretrained.resolve_style(style, weights)
-    aux_logits = (style == "paper") if aux_logits is None else aux_logits
-    if style == "torch" and (arch != "inception_v3" or aux_logits):
-        raise ValueError(
-            "style='torch' (torchvision's/timm's Inception3) is Inception v3 without the "
-            f"auxiliary head. Received: arch={arch!r}, aux_logits={aux_logits!r}"
-        )
-    if not isinstance(aux_logits, bool):
-        raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
-    if dropout is not None and (
-        isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1
-    ):
-        raise ValueError(
-            f"`dropout` must be None or a rate in [0, 1). Received: dropout={dropout!r}"
-        )
-    if not isinstance(include_top, bool):
-        raise ValueError(
-            f"`include_top` must be True or False. Received: include_top={include_top!r}"
-        )
-    _common.check_common_args(
-        arch=arch,
+    style, aux_logits = _resolve_options(arch, weights, aux_logits, dropout, style)
+    _check_common_args(
+        arch,
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        hosted=arch in weights_lib.HOSTED_WEIGHTS,
         name=name,
+        aux_logits=aux_logits,
     )
     with_aux = include_top and aux_logits
-    if weights == "imagenet" and with_aux:
-        # Decided: refuse rather than silently drop the head the caller asked for.
-        raise ValueError(
-            f"The hosted ImageNet weights of {arch} (keras.applications') have no auxiliary "
-            "head: pass aux_logits=False (or include_top=False) with weights='imagenet'. "
-            f"Received: weights='imagenet', include_top=True, aux_logits=True"
-        )
     api = _compat.resolve(keras_module)
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
@@ -404,34 +379,18 @@ def Inception(
         min_reason=_min_reason(arch),
     )
     img_input = _common.make_input(api, input_shape, input_tensor)
-
-    with _building(style):
-        x = _stem(api, img_input, stem)
-        aux_input = None
-        for module_name, kind, options in MODULES:
-            x = _MODULE_BUILDERS[kind](api, x, module_name, **options)
-            if module_name == AUX_AFTER:
-                aux_input = x
-
-    outputs = _common.classifier_top(
+    x, aux_input = _features(api, img_input, stem, style)
+    outputs = _top(
         api,
         x,
+        aux_input if with_aux else None,
+        aux_bn=aux_bn,
         include_top=include_top,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
         dropout=dropout,
     )
-    if with_aux:
-        # Built last so that the main path's layers keep keras.applications' order.
-        aux = aux_head(
-            api,
-            aux_input,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            bn=aux_bn,
-        )
-        outputs = [outputs, aux]
     return _common.finish_model(
         api,
         img_input=img_input,
@@ -449,6 +408,76 @@ def Inception(
         dropout=dropout,
         style=style,
     )
+
+
+def _top(api, x, aux_input, *, aux_bn, **head):
+    """The classifier (or pooling) and, when ``aux_input`` is given, the auxiliary head."""
+    outputs = _common.classifier_top(api, x, **head)
+    if aux_input is None:
+        return outputs
+    # Built last so that the main path's layers keep keras.applications' order.
+    aux = aux_head(
+        api,
+        aux_input,
+        classes=head["classes"],
+        classifier_activation=head["classifier_activation"],
+        bn=aux_bn,
+    )
+    return [outputs, aux]
+
+
+def _resolve_options(arch, weights, aux_logits, dropout, style):
+    """Checks the keyword-only options; returns ``(style, aux_logits)`` with defaults filled in."""
+    style = pretrained.resolve_style(style, weights)
+    aux_logits = (style == "paper") if aux_logits is None else aux_logits
+    if style == "torch" and (arch != "inception_v3" or aux_logits):
+        raise ValueError(
+            "style='torch' (torchvision's/timm's Inception3) is Inception v3 without the "
+            f"auxiliary head. Received: arch={arch!r}, aux_logits={aux_logits!r}"
+        )
+    if not isinstance(aux_logits, bool):
+        raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
+    if dropout is not None and (
+        isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1
+    ):
+        raise ValueError(
+            f"`dropout` must be None or a rate in [0, 1). Received: dropout={dropout!r}"
+        )
+    return style, aux_logits
+
+
+def _check_common_args(arch, *, include_top, weights, aux_logits, **common):
+    """keras.applications' arguments, and the hosted weights' lack of an auxiliary head."""
+    if not isinstance(include_top, bool):
+        raise ValueError(
+            f"`include_top` must be True or False. Received: include_top={include_top!r}"
+        )
+    _common.check_common_args(
+        arch=arch,
+        include_top=include_top,
+        weights=weights,
+        hosted=arch in weights_lib.HOSTED_WEIGHTS,
+        **common,
+    )
+    if weights == "imagenet" and include_top and aux_logits:
+        # Decided: refuse rather than silently drop the head the caller asked for.
+        raise ValueError(
+            f"The hosted ImageNet weights of {arch} (keras.applications') have no auxiliary "
+            "head: pass aux_logits=False (or include_top=False) with weights='imagenet'. "
+            f"Received: weights='imagenet', include_top=True, aux_logits=True"
+        )
+
+
+def _features(api, img_input, stem, style):
+    """The stem and mixed0..mixed10; returns the last grid and the auxiliary head's input."""
+    aux_input = None
+    with _building(style):
+        x = _stem(api, img_input, stem)
+        for module_name, kind, options in MODULES:
+            x = _MODULE_BUILDERS[kind](api, x, module_name, **options)
+            if module_name == AUX_AFTER:
+                aux_input = x
+    return x, aux_input
 
 
 _DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).

@@ -33,6 +33,7 @@ Layer names: ``conv1_conv``, ``conv1_bn``, ``conv1_relu``, ``pool1_pool``,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from keras_convnets.models import _common, _compat, pretrained
@@ -191,6 +192,16 @@ def residual_block(
     return api.layers.Activation("relu", name=f"{name}_out")(y)
 
 
+@dataclass(frozen=True)
+class _Options:
+    """A ResNet's keyword-only options once their defaults are resolved."""
+
+    shortcut: str
+    residual: bool
+    conv_bias: bool
+    style: str
+
+
 def ResNet(
     arch,
     include_top=True,
@@ -219,19 +230,9 @@ def ResNet(
     if arch not in RESNET_SPECS:
         raise ValueError(f"`arch` must be one of {sorted(RESNET_SPECS)}. Received: arch={arch!r}")
     spec = RESNET_SPECS[arch]
-    style = _check_style(style, weights)
-    shortcut = spec.default_shortcut if shortcut is None else shortcut
+    options = _resolve_options(spec, weights, shortcut, residual, conv_bias, style)
     classes = spec.default_classes if classes is None else classes
-    _common.check_bool("conv_bias", conv_bias, allow_none=True)
-    default_bias = spec.default_conv_bias and style == "paper"
-    conv_bias = default_bias if conv_bias is None else conv_bias
     name = arch if name is None else name
-    if shortcut not in SHORTCUTS:
-        raise ValueError(
-            f"`shortcut` must be one of 'A', 'B' or 'C'. Received: shortcut={shortcut!r}"
-        )
-    _common.check_bool("residual", residual)
-    hosted = arch in weights_lib.HOSTED_WEIGHTS
     _common.check_common_args(
         arch=arch,
         include_top=include_top,
@@ -239,23 +240,10 @@ def ResNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        hosted=hosted,
+        hosted=arch in weights_lib.HOSTED_WEIGHTS,
         name=name,
     )
-    if weights == "imagenet" and (
-        shortcut != "B" or not residual or not conv_bias or style != "paper"
-    ):
-        raise ValueError(
-            "The hosted ImageNet weights are for the default architecture (shortcut='B', "
-            "residual=True, conv_bias=True, style='paper'). Received: "
-            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}, style={style!r}"
-        )
-    if pretrained.is_source(weights) and (shortcut != "B" or not residual or conv_bias):
-        raise ValueError(
-            f"`weights={weights!r}` are for the torchvision/timm architecture (style='torch', "
-            "shortcut='B', residual=True, conv_bias=False). Received: "
-            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}"
-        )
+    _check_weights_fit(weights, options)
     api = _compat.resolve(keras_module)
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
@@ -270,48 +258,8 @@ def ResNet(
         min_reason=f"the network's total stride is {spec.total_stride}",
     )
     img_input = _common.make_input(api, input_shape, input_tensor)
-    layers = api.layers
-
-    if spec.dataset == "imagenet":
-        x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
-        x = layers.Conv2D(
-            64, 7, strides=2, use_bias=conv_bias, kernel_initializer="he_normal", name="conv1_conv"
-        )(x)
-        epsilon = TORCH_BN_EPSILON if style == "torch" else BN_EPSILON
-        x = layers.BatchNormalization(
-            axis=-1, momentum=BN_MOMENTUM, epsilon=epsilon, name="conv1_bn"
-        )(x)
-        x = layers.Activation("relu", name="conv1_relu")(x)
-        x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
-        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    else:
-        x = _conv_bn(
-            api,
-            img_input,
-            16,
-            3,
-            strides=1,
-            use_bias=conv_bias,
-            name="conv1",
-            relu=True,
-            style=style,
-        )
-
-    for stage, (filters, blocks, stride) in enumerate(spec.stages, start=2):
-        for i in range(1, blocks + 1):
-            x = residual_block(
-                api,
-                x,
-                filters,
-                stride if i == 1 else 1,
-                block=spec.block,
-                shortcut=shortcut,
-                residual=residual,
-                use_bias=conv_bias,
-                name=f"conv{stage}_block{i}",
-                style=style,
-            )
-
+    x = _stem(api, img_input, spec, options)
+    x = _stages(api, x, spec, options)
     x = _common.classifier_top(
         api,
         x,
@@ -333,11 +281,93 @@ def ResNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        shortcut=shortcut,
-        residual=residual,
-        conv_bias=conv_bias,
-        style=style,
+        **dataclasses.asdict(options),
     )
+
+
+def _resolve_options(spec, weights, shortcut, residual, conv_bias, style) -> _Options:
+    """Checks the keyword-only options and fills in the defaults of ``spec``."""
+    style = _check_style(style, weights)
+    shortcut = spec.default_shortcut if shortcut is None else shortcut
+    _common.check_bool("conv_bias", conv_bias, allow_none=True)
+    default_bias = spec.default_conv_bias and style == "paper"
+    conv_bias = default_bias if conv_bias is None else conv_bias
+    if shortcut not in SHORTCUTS:
+        raise ValueError(
+            f"`shortcut` must be one of 'A', 'B' or 'C'. Received: shortcut={shortcut!r}"
+        )
+    _common.check_bool("residual", residual)
+    return _Options(shortcut=shortcut, residual=residual, conv_bias=conv_bias, style=style)
+
+
+def _check_weights_fit(weights, options: _Options):
+    """Pretrained weights exist for the default architectures only."""
+    shortcut, residual, conv_bias, style = dataclasses.astuple(options)
+    if weights == "imagenet" and (
+        shortcut != "B" or not residual or not conv_bias or style != "paper"
+    ):
+        raise ValueError(
+            "The hosted ImageNet weights are for the default architecture (shortcut='B', "
+            "residual=True, conv_bias=True, style='paper'). Received: "
+            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}, style={style!r}"
+        )
+    if pretrained.is_source(weights) and (shortcut != "B" or not residual or conv_bias):
+        raise ValueError(
+            f"`weights={weights!r}` are for the torchvision/timm architecture (style='torch', "
+            "shortcut='B', residual=True, conv_bias=False). Received: "
+            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}"
+        )
+
+
+def _stem(api, img_input, spec: ResNetSpec, options: _Options):
+    """conv1 (and pool1 on ImageNet): 7x7/2 conv + 3x3/2 max pool, or CIFAR's 3x3 conv."""
+    if spec.dataset != "imagenet":
+        return _conv_bn(
+            api,
+            img_input,
+            16,
+            3,
+            strides=1,
+            use_bias=options.conv_bias,
+            name="conv1",
+            relu=True,
+            style=options.style,
+        )
+    layers = api.layers
+    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
+    x = layers.Conv2D(
+        64,
+        7,
+        strides=2,
+        use_bias=options.conv_bias,
+        kernel_initializer="he_normal",
+        name="conv1_conv",
+    )(x)
+    epsilon = TORCH_BN_EPSILON if options.style == "torch" else BN_EPSILON
+    bn = layers.BatchNormalization(axis=-1, momentum=BN_MOMENTUM, epsilon=epsilon, name="conv1_bn")
+    x = bn(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def _stages(api, x, spec: ResNetSpec, options: _Options):
+    """conv2_x ... conv5_x (conv4_x on CIFAR): the residual blocks of ``spec``."""
+    for stage, (filters, blocks, stride) in enumerate(spec.stages, start=2):
+        for i in range(1, blocks + 1):
+            x = residual_block(
+                api,
+                x,
+                filters,
+                stride if i == 1 else 1,
+                block=spec.block,
+                shortcut=options.shortcut,
+                residual=options.residual,
+                use_bias=options.conv_bias,
+                name=f"conv{stage}_block{i}",
+                style=options.style,
+            )
+    return x
 
 
 def _check_style(style, weights):
