@@ -112,6 +112,7 @@ import contextvars
 
 from keras_convnets.models import _common, _compat, pretrained
 from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.registry import register_model
 
 BN_EPSILON = 1e-3  # keras.applications conv2d_bn (BatchNormalization's default)
 DEFAULT_DROPOUT = 0.2  # TF-slim reference: dropout_keep_prob=0.8
@@ -342,7 +343,26 @@ def Inception(
     """Builds ``arch`` (``"inception_v3"`` or ``"inception_v2"``); see the module doc.
 
     The public :func:`InceptionV3` and :func:`InceptionV2` call this.
-    ``keras_module=tf_keras`` builds the legacy-Keras twin of the same network.
+    Args are those of ``keras.applications`` (``include_top``, ``weights``,
+    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+    ``classifier_activation``, ``name``), plus keyword-only:
+
+    * ``aux_logits``: the auxiliary head on the 17x17 grid (default None:
+      True, False with ``style="torch"``; built only with ``include_top=True``);
+      the model then has two outputs, ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
+      ``keras_convnets.models.heads.loss_weights``). Minimum input 299 with it, 75
+      without.
+    * ``dropout``: rate before the classifier (default 0.2; None removes it).
+    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's/timm's Inception3,
+      v3 only, see the module doc); default None: ``"torch"`` when
+      ``weights`` names a torchvision/timm source or a ``.pth`` /
+      ``.safetensors`` file.
+    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
+
+    Defaults: input (299, 299, 3), 1000 classes, ``weights=None`` (nothing is
+    downloaded unless ``weights="imagenet"``: for Inception v3 it fetches the
+    keras.applications file, which needs ``aux_logits=False`` or
+    ``include_top=False``; none are hosted for Inception v2).
 
     Example:
         >>> from keras_convnets.models.inception_v3 import Inception
@@ -480,75 +500,11 @@ def _features(api, img_input, stem, style):
     return x, aux_input
 
 
-_DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).
-
-    Args are those of ``keras.applications`` (``include_top``, ``weights``,
-    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-    ``classifier_activation``, ``name``), plus keyword-only:
-
-    * ``aux_logits``: the auxiliary head on the 17x17 grid (default None:
-      True, False with ``style="torch"``; built only with ``include_top=True``);
-      the model then has two outputs, ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
-      ``keras_convnets.models.heads.loss_weights``). Minimum input 299 with it, 75
-      without.
-    * ``dropout``: rate before the classifier (default 0.2; None removes it).
-    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's/timm's Inception3,
-      v3 only, see the module doc); default None: ``"torch"`` when
-      ``weights`` names a torchvision/timm source or a ``.pth`` /
-      ``.safetensors`` file.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
-
-    Defaults: input (299, 299, 3), 1000 classes, ``weights=None`` (nothing is
-    downloaded unless ``weights="imagenet"``{hosted}).
-
-    Example:
-        >>> from keras_convnets.models.inception_v3 import {fn}
-        >>> model = {fn}(input_shape=(75, 75, 3), classes=10, aux_logits=False)
-        >>> model.output_shape
-        (None, 10)
-    """
-
-
-def _variant(arch: str, fn_name: str, title: str, extra: str, hosted: str):
-    return _common.application_variant(
-        Inception,
-        arch,
-        fn_name=fn_name,
-        module=__name__,
-        doc=_DOC.format(title=title, extra=extra, hosted=hosted, fn=fn_name),
-        aux_logits=None,
-        dropout=DEFAULT_DROPOUT,
-        style=None,
-    )
-
-
-InceptionV3 = _variant(
-    "inception_v3",
-    "InceptionV3",
-    "Inception v3",
-    "; the layers of keras.applications.InceptionV3",
-    " fetches the keras.applications file, which needs ``aux_logits=False`` or "
-    "``include_top=False``",
-)
-InceptionV2 = _variant(
-    "inception_v2",
-    "InceptionV2",
-    "Inception v2",
-    ", with the 7x7/2 stem and no BN in the auxiliary head",
-    "; none are hosted for this network",
-)
-
-
 # Registry entries: figures at the default configuration (299x299x3, 1000
 # classes, auxiliary head on), recomputed by tests/test_inception_v3.py.
 # ``params`` counts the whole model (auxiliary head included); ``macs`` the main
 # path (``heads.inference_model``), which is what Table 3's "cost" is about.
 _PAPER = "Szegedy et al. 2015, Rethinking the Inception Architecture for Computer Vision"
-_ENTRIES = {
-    # name: (builder, params, trainable params, main-path MACs, paper MACs)
-    "inception_v3": (InceptionV3, 27_179_376, 27_143_152, 5_713_216_096, 4.8e9),
-    "inception_v2": (InceptionV2, 27_158_288, 27_123_984, 5_299_886_272, 3.8e9),
-}
 LOSS_WEIGHTS = {"predictions": 1.0, "aux": AUX_LOSS_WEIGHT}
 
 
@@ -596,63 +552,106 @@ PAPER_ROWS = {
 }
 
 
-def _register():
-    from keras_convnets.models.registry import ModelInfo, register
-
-    for arch, (builder, params, trainable, macs, paper_macs) in _ENTRIES.items():
-        register(
-            ModelInfo(
-                name=arch,
-                family="inception",
-                builder=builder,
-                paper=_PAPER,
-                input_shape=(299, 299, 3),
-                classes=1000,
-                preprocessing="tf",
-                params=params,
-                trainable_params=trainable,
-                macs=macs,
-                paper_macs=paper_macs,
-                hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
-                outputs=("predictions", "aux"),
-                loss_weights=dict(LOSS_WEIGHTS),
-                min_input_size=MIN_SIZE_AUX,
-                notes=(
-                    f"{'3x3' if VARIANTS[arch][0] == 'v3' else '7x7/2'} stem, "
-                    f"aux head {'with' if VARIANTS[arch][1] else 'without'} BN; "
-                    f"min input {MIN_SIZE_AUX} with aux, {MIN_SIZE} without; macs: main path"
-                ),
-                paper_rows=PAPER_ROWS[arch],
-            )
-        )
-
-
-_register()
-
-
-def _register_torch():
-    from keras_convnets.models.registry import ModelInfo, register
-
-    # At 299: trainable parameters and multiply-adds equal timm's 23.83M (no aux head) and
-    # torchvision's _ops (5.713 GMACs).
-    register(
-        ModelInfo(
-            name="inception_v3_torch",
-            family="inception_torch",
-            builder=InceptionV3,
-            paper=_PAPER + " (as torchvision and timm build it)",
-            input_shape=(299, 299, 3),
-            classes=1000,
-            preprocessing="tf",  # [-1, 1]: torchvision's transform_input, timm's tv/tf weights
-            params=23_869_000,
-            trainable_params=23_834_568,
-            macs=5_713_216_096,
-            overrides={"style": "torch", "name": "inception_v3_torch"},
-            outputs=("predictions",),
-            min_input_size=MIN_SIZE,
-            notes="style='torch': BN with scale, pools counting padding, no aux head",
-        )
+def _inception(arch, params, trainable, macs, paper_macs) -> dict:
+    """The registry fields of ``arch`` at its defaults (family "inception")."""
+    stem, aux_bn = VARIANTS[arch]
+    return dict(
+        family="inception",
+        paper=_PAPER,
+        input_shape=(299, 299, 3),
+        classes=1000,
+        preprocessing="tf",
+        params=params,
+        trainable_params=trainable,
+        macs=macs,
+        paper_macs=paper_macs,
+        hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+        outputs=("predictions", "aux"),
+        loss_weights=dict(LOSS_WEIGHTS),
+        min_input_size=MIN_SIZE_AUX,
+        notes=(
+            f"{'3x3' if stem == 'v3' else '7x7/2'} stem, "
+            f"aux head {'with' if aux_bn else 'without'} BN; "
+            f"min input {MIN_SIZE_AUX} with aux, {MIN_SIZE} without; macs: main path"
+        ),
+        paper_rows=PAPER_ROWS[arch],
     )
 
 
-_register_torch()
+@register_model(
+    "inception_v3", **_inception("inception_v3", 27_179_376, 27_143_152, 5_713_216_096, 4.8e9)
+)
+# At 299: trainable parameters and multiply-adds equal timm's 23.83M (no aux head) and
+# torchvision's _ops (5.713 GMACs).
+@register_model(
+    "inception_v3_torch",
+    family="inception_torch",
+    paper=_PAPER + " (as torchvision and timm build it)",
+    input_shape=(299, 299, 3),
+    classes=1000,
+    preprocessing="tf",  # [-1, 1]: torchvision's transform_input, timm's tv/tf weights
+    params=23_869_000,
+    trainable_params=23_834_568,
+    macs=5_713_216_096,
+    overrides={"style": "torch", "name": "inception_v3_torch"},
+    outputs=("predictions",),
+    min_input_size=MIN_SIZE,
+    notes="style='torch': BN with scale, pools counting padding, no aux head",
+)
+def InceptionV3(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v3",
+    *,
+    aux_logits=None,
+    dropout=DEFAULT_DROPOUT,
+    style=None,
+    keras_module=None,
+):
+    """Builds Inception v3 (Szegedy et al. 2015, Table 1); arguments as :func:`Inception`.
+
+    With ``aux_logits=False``, the layers of ``keras.applications.InceptionV3``.
+
+    Example:
+        >>> from keras_convnets.models.inception_v3 import InceptionV3
+        >>> model = InceptionV3(input_shape=(75, 75, 3), classes=10, aux_logits=False)
+        >>> model.output_shape
+        (None, 10)
+    """
+    return Inception("inception_v3", **locals())
+
+
+@register_model(
+    "inception_v2", **_inception("inception_v2", 27_158_288, 27_123_984, 5_299_886_272, 3.8e9)
+)
+def InceptionV2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v2",
+    *,
+    aux_logits=None,
+    dropout=DEFAULT_DROPOUT,
+    style=None,
+    keras_module=None,
+):
+    """Builds Inception v2 (Szegedy et al. 2015, Table 1); arguments as :func:`Inception`.
+
+    v3 with a 7x7/2 stem and no BN in the auxiliary head.
+
+    Example:
+        >>> from keras_convnets.models.inception_v3 import InceptionV2
+        >>> model = InceptionV2(input_shape=(75, 75, 3), classes=10, aux_logits=False)
+        >>> model.output_shape
+        (None, 10)
+    """
+    return Inception("inception_v2", **locals())
