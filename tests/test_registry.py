@@ -98,6 +98,31 @@ def test_model_info_and_get_model_overrides():
         registry.register(registry.model_info("resnet20"))
 
 
+def test_register_model_decorator_registers_at_definition_and_refuses_duplicates():
+    assert registry.model_info("resnet50").builder is resnet.ResNet50
+    assert registry.model_info("plain20").builder is resnet.ResNet20
+    assert registry.model_info("resnet50_torch").builder is resnet.ResNet50
+    fields = dict(registry.model_info("resnet20").__dict__)
+    fields.pop("name"), fields.pop("builder")
+    with pytest.raises(ValueError, match="'resnet20' is already registered"):
+
+        @registry.register_model("resnet20", **fields)
+        def again(**kwargs):  # pragma: no cover - never registered, never called
+            return None
+
+    assert registry.model_info("resnet20").builder is resnet.ResNet20
+    try:
+
+        @registry.register_model("_test_only_resnet20", **fields)
+        def builder(**kwargs):
+            return kwargs
+
+        assert registry.get_model("_test_only_resnet20", classes=3) == {"classes": 3}
+        assert registry.model_info("_test_only_resnet20").builder is builder
+    finally:
+        registry._REGISTRY.pop("_test_only_resnet20", None)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_preprocessing_mode(name):
     info = registry.model_info(name)

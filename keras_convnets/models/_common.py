@@ -11,7 +11,6 @@ Errors name the argument, the value received and what is allowed.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import sys
 import weakref
@@ -356,43 +355,3 @@ def finish_model(
     elif weights is not None:
         weights_lib.load_weights_checked(model, weights)
     return model
-
-
-def application_variant(
-    family, arch: str, *, fn_name: str, module: str, doc: str, classes=1000, **options
-):
-    """A public builder with ``keras.applications``' signature that calls ``family(arch, ...)``.
-
-    Its positional-or-keyword arguments are ``include_top=True, weights=None,
-    input_tensor=None, input_shape=None, pooling=None, classes=<classes>,
-    classifier_activation="softmax", name=<arch>``; ``options`` (name ->
-    default) and ``keras_module=None`` follow as keyword-only arguments.
-    ``help()`` and ``inspect.signature`` show exactly that signature.
-    """
-    param = inspect.Parameter
-    defaults = dict(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=classes,
-        classifier_activation="softmax",
-        name=arch,
-    )
-    signature = inspect.Signature(
-        [param(k, param.POSITIONAL_OR_KEYWORD, default=v) for k, v in defaults.items()]
-        + [param(k, param.KEYWORD_ONLY, default=v) for k, v in options.items()]
-        + [param("keras_module", param.KEYWORD_ONLY, default=None)]
-    )
-
-    def builder(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)  # TypeError on an unknown argument, as usual
-        bound.apply_defaults()
-        return family(arch, **bound.arguments)
-
-    builder.__name__ = builder.__qualname__ = fn_name
-    builder.__module__ = module
-    builder.__doc__ = doc
-    builder.__signature__ = signature
-    return builder

@@ -61,6 +61,7 @@ from __future__ import annotations
 import re
 
 from keras_convnets.models import _common, _compat, pretrained
+from keras_convnets.models.registry import register_model
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
 INCEPTION_SPECS = {
@@ -167,53 +168,8 @@ def aux_classifier(api, x, *, name, classes, classifier_activation, batch_norm=F
     return layers.Dense(classes, activation=classifier_activation, name=name)(x)
 
 
-def GoogLeNet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="googlenet",
-    *,
-    aux_logits=None,
-    batch_norm=False,
-    style=None,
-    keras_module=None,
-):
-    """Builds GoogLeNet (Szegedy et al. 2014, Table 1), with its auxiliary classifiers.
-
-    Args are those of ``keras.applications`` (``include_top``, ``weights``,
-    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-    ``classifier_activation``, ``name``), plus keyword-only:
-
-    * ``aux_logits``: (default ``None``: True, False with ``style="torch"``)
-      with ``include_top=True``, add the two auxiliary classifiers; the
-      model's outputs are then ``[predictions, aux1, aux2]``
-      (output names ``"predictions"``, ``"aux1"``, ``"aux2"``) in training and
-      inference alike. ``False``: the single output ``predictions``. With
-      ``include_top=False`` there are never aux heads.
-    * ``batch_norm``: ``True`` builds BN-GoogLeNet (BN after every conv, no
-      LRN, no conv biases), a documented deviation.
-    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's GoogLeNet, see the
-      module doc); default ``None``: ``"torch"`` when ``weights`` is
-      ``"torchvision"``, ``"torchvision:IMAGENET1K_V1"`` or a ``.pth`` /
-      ``.safetensors`` file, else ``"paper"``.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
-
-    No ImageNet weights are hosted for GoogLeNet (``weights="imagenet"``
-    raises). Input: at least 65x65 with the aux heads (their 5x5 pool needs a
-    4a grid >= 5), 32x32 without; the aux heads also need a fixed size.
-
-    Example:
-        >>> from keras_convnets.models.googlenet import GoogLeNet
-        >>> model = GoogLeNet(input_shape=(96, 96, 3), classes=10)
-        >>> model.output_names
-        ['predictions', 'aux1', 'aux2']
-        >>> [tuple(o.shape) for o in model.outputs]
-        [(None, 10), (None, 10), (None, 10)]
-    """
+def _resolve_options(weights, aux_logits, batch_norm, style):
+    """Checks the keyword-only options; returns ``(style, aux_logits)`` with defaults filled in."""
     style = pretrained.resolve_style(style, weights)
     aux_logits = (style == "paper") if aux_logits is None else aux_logits
     if not isinstance(aux_logits, bool):
@@ -225,19 +181,11 @@ def GoogLeNet(
         )
     if not isinstance(batch_norm, bool):
         raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
-    arch = "googlenet"
-    _common.check_common_args(
-        arch=arch,
-        include_top=include_top,
-        weights=weights,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        hosted=False,
-        name=name,
-    )
-    with_aux = bool(include_top) and aux_logits
-    api = _compat.resolve(keras_module)
+    return style, aux_logits
+
+
+def _resolve_input_shape(api, input_shape, input_tensor, include_top, weights, with_aux):
+    """The input shape, at least 65x65 and fixed with the auxiliary heads, else 32x32."""
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
         input_tensor=input_tensor,
@@ -246,7 +194,7 @@ def GoogLeNet(
         include_top=include_top,
         weights=weights,
         api=api,
-        arch=arch,
+        arch="googlenet",
         min_reason=(
             f"with the auxiliary classifiers: their {AUX_POOL}x{AUX_POOL}/{AUX_POOL_STRIDE} "
             f"average pool needs the 4a grid, ceil(size / {STRIDE_AT_4A}), to be >= {AUX_POOL}; "
@@ -263,40 +211,7 @@ def GoogLeNet(
             "layer, so height and width must be fixed: pass aux_logits=False for a variable "
             f"input size. Received: input_shape={input_shape}"
         )
-    img_input = _common.make_input(api, input_shape, input_tensor)
-    if style == "torch":
-        x = _torch_features(api, img_input, input_shape)
-    else:
-        x, aux_outputs = _paper_features(
-            api, img_input, batch_norm, with_aux, classes, classifier_activation
-        )
-    x = _common.classifier_top(
-        api,
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        dropout=TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT,
-    )
-    outputs = [x, *aux_outputs] if style == "paper" and aux_outputs else x
-    return _common.finish_model(
-        api,
-        img_input=img_input,
-        input_tensor=input_tensor,
-        outputs=outputs,
-        name=name,
-        weights=weights,
-        arch=arch,
-        include_top=include_top,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        aux_logits=aux_logits,
-        batch_norm=batch_norm,
-        style=style,
-    )
+    return input_shape
 
 
 def _ceil_max_pool(api, x, size, stride, name):
@@ -382,9 +297,6 @@ def _paper_features(api, img_input, batch_norm, with_aux, classes, classifier_ac
                     )
                 )
     return x, aux_outputs  # 7x7x1024 at 224
-
-
-InceptionV1 = GoogLeNet
 
 
 # The paper's printed figures per row of Table 1 (params: "K" is 1024; ops:
@@ -495,59 +407,139 @@ PAPER_MACS = 1.5e9
 LOSS_WEIGHTS = {"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}
 
 
-def _register():
-    from keras_convnets.models.registry import ModelInfo, register
+@register_model(
+    "googlenet",
+    family="googlenet",
+    paper="Szegedy et al. 2014, Going Deeper with Convolutions",
+    input_shape=DEFAULT_INPUT_SHAPE,
+    classes=1000,
+    preprocessing="caffe",
+    params=PARAMS,
+    trainable_params=TRAINABLE_PARAMS,
+    macs=MACS,
+    paper_macs=PAPER_MACS,
+    outputs=("predictions", "aux1", "aux2"),
+    loss_weights=dict(LOSS_WEIGHTS),
+    min_input_size=MIN_SIZE_AUX,
+    notes=(
+        "Inception v1 with LRN and two auxiliary classifiers (loss weight 0.3); "
+        "macs: main path only; params include the aux heads"
+    ),
+    paper_rows=PAPER_ROWS,
+)
+# Figures at 224: trainable parameters and multiply-adds equal torchvision's
+# num_params (6,624,904) and _ops (1.498 GMACs).
+@register_model(
+    "googlenet_torch",
+    family="googlenet_torch",
+    paper="Szegedy et al. 2014, as torchvision builds it (BN, 3x3 in the 5x5 branch)",
+    input_shape=DEFAULT_INPUT_SHAPE,
+    classes=1000,
+    preprocessing="torch",
+    params=6_639_464,
+    trainable_params=6_624_904,
+    macs=1_498_376_192,
+    overrides={"style": "torch", "name": "googlenet_torch"},
+    min_input_size=MIN_SIZE,
+    notes="style='torch': torchvision's GoogLeNet, transform_input, no aux heads",
+)
+def GoogLeNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="googlenet",
+    *,
+    aux_logits=None,
+    batch_norm=False,
+    style=None,
+    keras_module=None,
+):
+    """Builds GoogLeNet (Szegedy et al. 2014, Table 1), with its auxiliary classifiers.
 
-    register(
-        ModelInfo(
-            name="googlenet",
-            family="googlenet",
-            builder=GoogLeNet,
-            paper="Szegedy et al. 2014, Going Deeper with Convolutions",
-            input_shape=DEFAULT_INPUT_SHAPE,
-            classes=1000,
-            preprocessing="caffe",
-            params=PARAMS,
-            trainable_params=TRAINABLE_PARAMS,
-            macs=MACS,
-            paper_macs=PAPER_MACS,
-            outputs=("predictions", "aux1", "aux2"),
-            loss_weights=dict(LOSS_WEIGHTS),
-            min_input_size=MIN_SIZE_AUX,
-            notes=(
-                "Inception v1 with LRN and two auxiliary classifiers (loss weight 0.3); "
-                "macs: main path only; params include the aux heads"
-            ),
-            paper_rows=PAPER_ROWS,
+    Args are those of ``keras.applications`` (``include_top``, ``weights``,
+    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+    ``classifier_activation``, ``name``), plus keyword-only:
+
+    * ``aux_logits``: (default ``None``: True, False with ``style="torch"``)
+      with ``include_top=True``, add the two auxiliary classifiers; the
+      model's outputs are then ``[predictions, aux1, aux2]``
+      (output names ``"predictions"``, ``"aux1"``, ``"aux2"``) in training and
+      inference alike. ``False``: the single output ``predictions``. With
+      ``include_top=False`` there are never aux heads.
+    * ``batch_norm``: ``True`` builds BN-GoogLeNet (BN after every conv, no
+      LRN, no conv biases), a documented deviation.
+    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's GoogLeNet, see the
+      module doc); default ``None``: ``"torch"`` when ``weights`` is
+      ``"torchvision"``, ``"torchvision:IMAGENET1K_V1"`` or a ``.pth`` /
+      ``.safetensors`` file, else ``"paper"``.
+    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
+
+    No ImageNet weights are hosted for GoogLeNet (``weights="imagenet"``
+    raises). Input: at least 65x65 with the aux heads (their 5x5 pool needs a
+    4a grid >= 5), 32x32 without; the aux heads also need a fixed size.
+
+    Example:
+        >>> from keras_convnets.models.googlenet import GoogLeNet
+        >>> model = GoogLeNet(input_shape=(96, 96, 3), classes=10)
+        >>> model.output_names
+        ['predictions', 'aux1', 'aux2']
+        >>> [tuple(o.shape) for o in model.outputs]
+        [(None, 10), (None, 10), (None, 10)]
+    """
+    style, aux_logits = _resolve_options(weights, aux_logits, batch_norm, style)
+    arch = "googlenet"
+    _common.check_common_args(
+        arch=arch,
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        hosted=False,
+        name=name,
+    )
+    with_aux = bool(include_top) and aux_logits
+    api = _compat.resolve(keras_module)
+    input_shape = _resolve_input_shape(
+        api, input_shape, input_tensor, include_top, weights, with_aux
+    )
+    img_input = _common.make_input(api, input_shape, input_tensor)
+    if style == "torch":
+        x, aux_outputs = _torch_features(api, img_input, input_shape), []
+    else:
+        x, aux_outputs = _paper_features(
+            api, img_input, batch_norm, with_aux, classes, classifier_activation
         )
+    x = _common.classifier_top(
+        api,
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        dropout=TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT,
+    )
+    return _common.finish_model(
+        api,
+        img_input=img_input,
+        input_tensor=input_tensor,
+        outputs=[x, *aux_outputs] if aux_outputs else x,
+        name=name,
+        weights=weights,
+        arch=arch,
+        include_top=include_top,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        aux_logits=aux_logits,
+        batch_norm=batch_norm,
+        style=style,
     )
 
 
-_register()
-
-
-def _register_torch():
-    from keras_convnets.models.registry import ModelInfo, register
-
-    # Figures at 224: trainable parameters and multiply-adds equal torchvision's
-    # num_params (6,624,904) and _ops (1.498 GMACs).
-    register(
-        ModelInfo(
-            name="googlenet_torch",
-            family="googlenet_torch",
-            builder=GoogLeNet,
-            paper="Szegedy et al. 2014, as torchvision builds it (BN, 3x3 in the 5x5 branch)",
-            input_shape=DEFAULT_INPUT_SHAPE,
-            classes=1000,
-            preprocessing="torch",
-            params=6_639_464,
-            trainable_params=6_624_904,
-            macs=1_498_376_192,
-            overrides={"style": "torch", "name": "googlenet_torch"},
-            min_input_size=MIN_SIZE,
-            notes="style='torch': torchvision's GoogLeNet, transform_input, no aux heads",
-        )
-    )
-
-
-_register_torch()
+InceptionV1 = GoogLeNet

@@ -112,6 +112,7 @@ import contextvars
 
 from keras_convnets.models import _common, _compat, pretrained
 from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.registry import register_model
 
 BN_EPSILON = 1e-3  # keras.applications conv2d_bn (BatchNormalization's default)
 DEFAULT_DROPOUT = 0.2  # TF-slim reference: dropout_keep_prob=0.8
@@ -342,7 +343,26 @@ def Inception(
     """Builds ``arch`` (``"inception_v3"`` or ``"inception_v2"``); see the module doc.
 
     The public :func:`InceptionV3` and :func:`InceptionV2` call this.
-    ``keras_module=tf_keras`` builds the legacy-Keras twin of the same network.
+    Args are those of ``keras.applications`` (``include_top``, ``weights``,
+    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+    ``classifier_activation``, ``name``), plus keyword-only:
+
+    * ``aux_logits``: the auxiliary head on the 17x17 grid (default None:
+      True, False with ``style="torch"``; built only with ``include_top=True``);
+      the model then has two outputs, ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
+      ``keras_convnets.models.heads.loss_weights``). Minimum input 299 with it, 75
+      without.
+    * ``dropout``: rate before the classifier (default 0.2; None removes it).
+    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's/timm's Inception3,
+      v3 only, see the module doc); default None: ``"torch"`` when
+      ``weights`` names a torchvision/timm source or a ``.pth`` /
+      ``.safetensors`` file.
+    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
+
+    Defaults: input (299, 299, 3), 1000 classes, ``weights=None`` (nothing is
+    downloaded unless ``weights="imagenet"``: for Inception v3 it fetches the
+    keras.applications file, which needs ``aux_logits=False`` or
+    ``include_top=False``; none are hosted for Inception v2).
 
     Example:
         >>> from keras_convnets.models.inception_v3 import Inception
@@ -353,43 +373,18 @@ def Inception(
         raise ValueError(f"`arch` must be one of {sorted(VARIANTS)}. Received: arch={arch!r}")
     stem, aux_bn = VARIANTS[arch]
     name = arch if name is None else name
-    style = pretrained.resolve_style(style, weights)
-    aux_logits = (style == "paper") if aux_logits is None else aux_logits
-    if style == "torch" and (arch != "inception_v3" or aux_logits):
-        raise ValueError(
-            "style='torch' (torchvision's/timm's Inception3) is Inception v3 without the "
-            f"auxiliary head. Received: arch={arch!r}, aux_logits={aux_logits!r}"
-        )
-    if not isinstance(aux_logits, bool):
-        raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
-    if dropout is not None and (
-        isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1
-    ):
-        raise ValueError(
-            f"`dropout` must be None or a rate in [0, 1). Received: dropout={dropout!r}"
-        )
-    if not isinstance(include_top, bool):
-        raise ValueError(
-            f"`include_top` must be True or False. Received: include_top={include_top!r}"
-        )
-    _common.check_common_args(
-        arch=arch,
+    style, aux_logits = _resolve_options(arch, weights, aux_logits, dropout, style)
+    _check_common_args(
+        arch,
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        hosted=arch in weights_lib.HOSTED_WEIGHTS,
         name=name,
+        aux_logits=aux_logits,
     )
     with_aux = include_top and aux_logits
-    if weights == "imagenet" and with_aux:
-        # Decided: refuse rather than silently drop the head the caller asked for.
-        raise ValueError(
-            f"The hosted ImageNet weights of {arch} (keras.applications') have no auxiliary "
-            "head: pass aux_logits=False (or include_top=False) with weights='imagenet'. "
-            f"Received: weights='imagenet', include_top=True, aux_logits=True"
-        )
     api = _compat.resolve(keras_module)
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
@@ -404,34 +399,18 @@ def Inception(
         min_reason=_min_reason(arch),
     )
     img_input = _common.make_input(api, input_shape, input_tensor)
-
-    with _building(style):
-        x = _stem(api, img_input, stem)
-        aux_input = None
-        for module_name, kind, options in MODULES:
-            x = _MODULE_BUILDERS[kind](api, x, module_name, **options)
-            if module_name == AUX_AFTER:
-                aux_input = x
-
-    outputs = _common.classifier_top(
+    x, aux_input = _features(api, img_input, stem, style)
+    outputs = _top(
         api,
         x,
+        aux_input if with_aux else None,
+        aux_bn=aux_bn,
         include_top=include_top,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
         dropout=dropout,
     )
-    if with_aux:
-        # Built last so that the main path's layers keep keras.applications' order.
-        aux = aux_head(
-            api,
-            aux_input,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            bn=aux_bn,
-        )
-        outputs = [outputs, aux]
     return _common.finish_model(
         api,
         img_input=img_input,
@@ -451,63 +430,74 @@ def Inception(
     )
 
 
-_DOC = """Builds {title} (Szegedy et al. 2015, Table 1{extra}).
-
-    Args are those of ``keras.applications`` (``include_top``, ``weights``,
-    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-    ``classifier_activation``, ``name``), plus keyword-only:
-
-    * ``aux_logits``: the auxiliary head on the 17x17 grid (default None:
-      True, False with ``style="torch"``; built only with ``include_top=True``);
-      the model then has two outputs, ``predictions`` and ``aux`` (loss weights 1.0 and 0.4, see
-      ``keras_convnets.models.heads.loss_weights``). Minimum input 299 with it, 75
-      without.
-    * ``dropout``: rate before the classifier (default 0.2; None removes it).
-    * ``style``: ``"paper"`` or ``"torch"`` (torchvision's/timm's Inception3,
-      v3 only, see the module doc); default None: ``"torch"`` when
-      ``weights`` names a torchvision/timm source or a ``.pth`` /
-      ``.safetensors`` file.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
-
-    Defaults: input (299, 299, 3), 1000 classes, ``weights=None`` (nothing is
-    downloaded unless ``weights="imagenet"``{hosted}).
-
-    Example:
-        >>> from keras_convnets.models.inception_v3 import {fn}
-        >>> model = {fn}(input_shape=(75, 75, 3), classes=10, aux_logits=False)
-        >>> model.output_shape
-        (None, 10)
-    """
-
-
-def _variant(arch: str, fn_name: str, title: str, extra: str, hosted: str):
-    return _common.application_variant(
-        Inception,
-        arch,
-        fn_name=fn_name,
-        module=__name__,
-        doc=_DOC.format(title=title, extra=extra, hosted=hosted, fn=fn_name),
-        aux_logits=None,
-        dropout=DEFAULT_DROPOUT,
-        style=None,
+def _top(api, x, aux_input, *, aux_bn, **head):
+    """The classifier (or pooling) and, when ``aux_input`` is given, the auxiliary head."""
+    outputs = _common.classifier_top(api, x, **head)
+    if aux_input is None:
+        return outputs
+    # Built last so that the main path's layers keep keras.applications' order.
+    aux = aux_head(
+        api,
+        aux_input,
+        classes=head["classes"],
+        classifier_activation=head["classifier_activation"],
+        bn=aux_bn,
     )
+    return [outputs, aux]
 
 
-InceptionV3 = _variant(
-    "inception_v3",
-    "InceptionV3",
-    "Inception v3",
-    "; the layers of keras.applications.InceptionV3",
-    " fetches the keras.applications file, which needs ``aux_logits=False`` or "
-    "``include_top=False``",
-)
-InceptionV2 = _variant(
-    "inception_v2",
-    "InceptionV2",
-    "Inception v2",
-    ", with the 7x7/2 stem and no BN in the auxiliary head",
-    "; none are hosted for this network",
-)
+def _resolve_options(arch, weights, aux_logits, dropout, style):
+    """Checks the keyword-only options; returns ``(style, aux_logits)`` with defaults filled in."""
+    style = pretrained.resolve_style(style, weights)
+    aux_logits = (style == "paper") if aux_logits is None else aux_logits
+    if style == "torch" and (arch != "inception_v3" or aux_logits):
+        raise ValueError(
+            "style='torch' (torchvision's/timm's Inception3) is Inception v3 without the "
+            f"auxiliary head. Received: arch={arch!r}, aux_logits={aux_logits!r}"
+        )
+    if not isinstance(aux_logits, bool):
+        raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
+    if dropout is not None and (
+        isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1
+    ):
+        raise ValueError(
+            f"`dropout` must be None or a rate in [0, 1). Received: dropout={dropout!r}"
+        )
+    return style, aux_logits
+
+
+def _check_common_args(arch, *, include_top, weights, aux_logits, **common):
+    """keras.applications' arguments, and the hosted weights' lack of an auxiliary head."""
+    if not isinstance(include_top, bool):
+        raise ValueError(
+            f"`include_top` must be True or False. Received: include_top={include_top!r}"
+        )
+    _common.check_common_args(
+        arch=arch,
+        include_top=include_top,
+        weights=weights,
+        hosted=arch in weights_lib.HOSTED_WEIGHTS,
+        **common,
+    )
+    if weights == "imagenet" and include_top and aux_logits:
+        # Decided: refuse rather than silently drop the head the caller asked for.
+        raise ValueError(
+            f"The hosted ImageNet weights of {arch} (keras.applications') have no auxiliary "
+            "head: pass aux_logits=False (or include_top=False) with weights='imagenet'. "
+            f"Received: weights='imagenet', include_top=True, aux_logits=True"
+        )
+
+
+def _features(api, img_input, stem, style):
+    """The stem and mixed0..mixed10; returns the last grid and the auxiliary head's input."""
+    aux_input = None
+    with _building(style):
+        x = _stem(api, img_input, stem)
+        for module_name, kind, options in MODULES:
+            x = _MODULE_BUILDERS[kind](api, x, module_name, **options)
+            if module_name == AUX_AFTER:
+                aux_input = x
+    return x, aux_input
 
 
 # Registry entries: figures at the default configuration (299x299x3, 1000
@@ -515,11 +505,6 @@ InceptionV2 = _variant(
 # ``params`` counts the whole model (auxiliary head included); ``macs`` the main
 # path (``heads.inference_model``), which is what Table 3's "cost" is about.
 _PAPER = "Szegedy et al. 2015, Rethinking the Inception Architecture for Computer Vision"
-_ENTRIES = {
-    # name: (builder, params, trainable params, main-path MACs, paper MACs)
-    "inception_v3": (InceptionV3, 27_179_376, 27_143_152, 5_713_216_096, 4.8e9),
-    "inception_v2": (InceptionV2, 27_158_288, 27_123_984, 5_299_886_272, 3.8e9),
-}
 LOSS_WEIGHTS = {"predictions": 1.0, "aux": AUX_LOSS_WEIGHT}
 
 
@@ -567,63 +552,106 @@ PAPER_ROWS = {
 }
 
 
-def _register():
-    from keras_convnets.models.registry import ModelInfo, register
-
-    for arch, (builder, params, trainable, macs, paper_macs) in _ENTRIES.items():
-        register(
-            ModelInfo(
-                name=arch,
-                family="inception",
-                builder=builder,
-                paper=_PAPER,
-                input_shape=(299, 299, 3),
-                classes=1000,
-                preprocessing="tf",
-                params=params,
-                trainable_params=trainable,
-                macs=macs,
-                paper_macs=paper_macs,
-                hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
-                outputs=("predictions", "aux"),
-                loss_weights=dict(LOSS_WEIGHTS),
-                min_input_size=MIN_SIZE_AUX,
-                notes=(
-                    f"{'3x3' if VARIANTS[arch][0] == 'v3' else '7x7/2'} stem, "
-                    f"aux head {'with' if VARIANTS[arch][1] else 'without'} BN; "
-                    f"min input {MIN_SIZE_AUX} with aux, {MIN_SIZE} without; macs: main path"
-                ),
-                paper_rows=PAPER_ROWS[arch],
-            )
-        )
-
-
-_register()
-
-
-def _register_torch():
-    from keras_convnets.models.registry import ModelInfo, register
-
-    # At 299: trainable parameters and multiply-adds equal timm's 23.83M (no aux head) and
-    # torchvision's _ops (5.713 GMACs).
-    register(
-        ModelInfo(
-            name="inception_v3_torch",
-            family="inception_torch",
-            builder=InceptionV3,
-            paper=_PAPER + " (as torchvision and timm build it)",
-            input_shape=(299, 299, 3),
-            classes=1000,
-            preprocessing="tf",  # [-1, 1]: torchvision's transform_input, timm's tv/tf weights
-            params=23_869_000,
-            trainable_params=23_834_568,
-            macs=5_713_216_096,
-            overrides={"style": "torch", "name": "inception_v3_torch"},
-            outputs=("predictions",),
-            min_input_size=MIN_SIZE,
-            notes="style='torch': BN with scale, pools counting padding, no aux head",
-        )
+def _inception(arch, params, trainable, macs, paper_macs) -> dict:
+    """The registry fields of ``arch`` at its defaults (family "inception")."""
+    stem, aux_bn = VARIANTS[arch]
+    return dict(
+        family="inception",
+        paper=_PAPER,
+        input_shape=(299, 299, 3),
+        classes=1000,
+        preprocessing="tf",
+        params=params,
+        trainable_params=trainable,
+        macs=macs,
+        paper_macs=paper_macs,
+        hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+        outputs=("predictions", "aux"),
+        loss_weights=dict(LOSS_WEIGHTS),
+        min_input_size=MIN_SIZE_AUX,
+        notes=(
+            f"{'3x3' if stem == 'v3' else '7x7/2'} stem, "
+            f"aux head {'with' if aux_bn else 'without'} BN; "
+            f"min input {MIN_SIZE_AUX} with aux, {MIN_SIZE} without; macs: main path"
+        ),
+        paper_rows=PAPER_ROWS[arch],
     )
 
 
-_register_torch()
+@register_model(
+    "inception_v3", **_inception("inception_v3", 27_179_376, 27_143_152, 5_713_216_096, 4.8e9)
+)
+# At 299: trainable parameters and multiply-adds equal timm's 23.83M (no aux head) and
+# torchvision's _ops (5.713 GMACs).
+@register_model(
+    "inception_v3_torch",
+    family="inception_torch",
+    paper=_PAPER + " (as torchvision and timm build it)",
+    input_shape=(299, 299, 3),
+    classes=1000,
+    preprocessing="tf",  # [-1, 1]: torchvision's transform_input, timm's tv/tf weights
+    params=23_869_000,
+    trainable_params=23_834_568,
+    macs=5_713_216_096,
+    overrides={"style": "torch", "name": "inception_v3_torch"},
+    outputs=("predictions",),
+    min_input_size=MIN_SIZE,
+    notes="style='torch': BN with scale, pools counting padding, no aux head",
+)
+def InceptionV3(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v3",
+    *,
+    aux_logits=None,
+    dropout=DEFAULT_DROPOUT,
+    style=None,
+    keras_module=None,
+):
+    """Builds Inception v3 (Szegedy et al. 2015, Table 1); arguments as :func:`Inception`.
+
+    With ``aux_logits=False``, the layers of ``keras.applications.InceptionV3``.
+
+    Example:
+        >>> from keras_convnets.models.inception_v3 import InceptionV3
+        >>> model = InceptionV3(input_shape=(75, 75, 3), classes=10, aux_logits=False)
+        >>> model.output_shape
+        (None, 10)
+    """
+    return Inception("inception_v3", **locals())
+
+
+@register_model(
+    "inception_v2", **_inception("inception_v2", 27_158_288, 27_123_984, 5_299_886_272, 3.8e9)
+)
+def InceptionV2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v2",
+    *,
+    aux_logits=None,
+    dropout=DEFAULT_DROPOUT,
+    style=None,
+    keras_module=None,
+):
+    """Builds Inception v2 (Szegedy et al. 2015, Table 1); arguments as :func:`Inception`.
+
+    v3 with a 7x7/2 stem and no BN in the auxiliary head.
+
+    Example:
+        >>> from keras_convnets.models.inception_v3 import InceptionV2
+        >>> model = InceptionV2(input_shape=(75, 75, 3), classes=10, aux_logits=False)
+        >>> model.output_shape
+        (None, 10)
+    """
+    return Inception("inception_v2", **locals())

@@ -69,10 +69,26 @@ _REGISTRY: dict[str, ModelInfo] = {}
 
 
 def register(info: ModelInfo) -> ModelInfo:
+    """Adds ``info`` to the registry; a name can be registered once (``ValueError``)."""
     if info.name in _REGISTRY:
         raise ValueError(f"Model {info.name!r} is already registered.")
     _REGISTRY[info.name] = info
     return info
+
+
+def register_model(name: str, **fields: Any) -> Callable[[Callable], Callable]:
+    """Decorator: registers the function below it as the builder of ``name``.
+
+    ``fields`` are the other :class:`ModelInfo` fields. Stacked decorators
+    register variants built by the same function (``overrides={"residual": False}``).
+    A name already registered raises ``ValueError``; the function is returned unchanged.
+    """
+
+    def decorate(builder: Callable) -> Callable:
+        register(ModelInfo(name=name, builder=builder, **fields))
+        return builder
+
+    return decorate
 
 
 def list_models(pattern: str | None = None) -> list[str]:

@@ -33,10 +33,12 @@ Layer names: ``conv1_conv``, ``conv1_bn``, ``conv1_relu``, ``pool1_pool``,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from keras_convnets.models import _common, _compat, pretrained
 from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.registry import register_model
 
 BN_EPSILON = 1.001e-5  # as keras.applications
 # style="torch": the layout of torchvision's and timm's ResNets, whose weights it loads.
@@ -191,6 +193,16 @@ def residual_block(
     return api.layers.Activation("relu", name=f"{name}_out")(y)
 
 
+@dataclass(frozen=True)
+class _Options:
+    """A ResNet's keyword-only options once their defaults are resolved."""
+
+    shortcut: str
+    residual: bool
+    conv_bias: bool
+    style: str
+
+
 def ResNet(
     arch,
     include_top=True,
@@ -210,28 +222,32 @@ def ResNet(
 ):
     """Builds the ResNet ``arch`` (a key of :data:`RESNET_SPECS`).
 
-    The public variants (``ResNet50`` ...) call this with their own defaults.
-    ``keras_module=tf_keras`` builds the legacy-Keras twin of the same network.
-    ``style="torch"`` builds the layout of torchvision's and timm's ResNets
-    (see :func:`_check_style`); ``None`` picks it when ``weights`` names a
-    torchvision/timm source, else ``"paper"``.
+    The public builders (``ResNet50`` ...) call this with their own defaults.
+    Args are those of ``keras.applications`` (``include_top``, ``weights``,
+    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+    ``classifier_activation``, ``name``), plus keyword-only:
+
+    * ``shortcut``: ``"A"``, ``"B"`` or ``"C"`` (default: the paper's, ``"B"``
+      on ImageNet, ``"A"`` on CIFAR).
+    * ``residual``: ``False`` builds the plain counterpart (no shortcuts).
+    * ``conv_bias``: convolution biases (default ``None``: True for the
+      ImageNet nets with ``style="paper"``, else False; see the module doc).
+    * ``style``: ``"paper"`` (He et al.'s v1) or ``"torch"`` (torchvision's and
+      timm's v1.5 layout, see :func:`_check_style`); default ``None``:
+      ``"torch"`` when ``weights`` is ``"torchvision"``, ``"timm"``,
+      ``"<source>:<tag>"`` or a ``.pth`` / ``.safetensors`` file, else ``"paper"``.
+    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
+
+    Defaults: the input and classes of the spec (224x224x3 and 1000, or
+    32x32x3 and 10 on CIFAR), ``weights=None`` (nothing is downloaded unless
+    ``weights="imagenet"``, hosted for ResNet-50/101/152 only).
     """
     if arch not in RESNET_SPECS:
         raise ValueError(f"`arch` must be one of {sorted(RESNET_SPECS)}. Received: arch={arch!r}")
     spec = RESNET_SPECS[arch]
-    style = _check_style(style, weights)
-    shortcut = spec.default_shortcut if shortcut is None else shortcut
+    options = _resolve_options(spec, weights, shortcut, residual, conv_bias, style)
     classes = spec.default_classes if classes is None else classes
-    _common.check_bool("conv_bias", conv_bias, allow_none=True)
-    default_bias = spec.default_conv_bias and style == "paper"
-    conv_bias = default_bias if conv_bias is None else conv_bias
     name = arch if name is None else name
-    if shortcut not in SHORTCUTS:
-        raise ValueError(
-            f"`shortcut` must be one of 'A', 'B' or 'C'. Received: shortcut={shortcut!r}"
-        )
-    _common.check_bool("residual", residual)
-    hosted = arch in weights_lib.HOSTED_WEIGHTS
     _common.check_common_args(
         arch=arch,
         include_top=include_top,
@@ -239,23 +255,10 @@ def ResNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        hosted=hosted,
+        hosted=arch in weights_lib.HOSTED_WEIGHTS,
         name=name,
     )
-    if weights == "imagenet" and (
-        shortcut != "B" or not residual or not conv_bias or style != "paper"
-    ):
-        raise ValueError(
-            "The hosted ImageNet weights are for the default architecture (shortcut='B', "
-            "residual=True, conv_bias=True, style='paper'). Received: "
-            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}, style={style!r}"
-        )
-    if pretrained.is_source(weights) and (shortcut != "B" or not residual or conv_bias):
-        raise ValueError(
-            f"`weights={weights!r}` are for the torchvision/timm architecture (style='torch', "
-            "shortcut='B', residual=True, conv_bias=False). Received: "
-            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}"
-        )
+    _check_weights_fit(weights, options)
     api = _compat.resolve(keras_module)
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
@@ -270,48 +273,8 @@ def ResNet(
         min_reason=f"the network's total stride is {spec.total_stride}",
     )
     img_input = _common.make_input(api, input_shape, input_tensor)
-    layers = api.layers
-
-    if spec.dataset == "imagenet":
-        x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
-        x = layers.Conv2D(
-            64, 7, strides=2, use_bias=conv_bias, kernel_initializer="he_normal", name="conv1_conv"
-        )(x)
-        epsilon = TORCH_BN_EPSILON if style == "torch" else BN_EPSILON
-        x = layers.BatchNormalization(
-            axis=-1, momentum=BN_MOMENTUM, epsilon=epsilon, name="conv1_bn"
-        )(x)
-        x = layers.Activation("relu", name="conv1_relu")(x)
-        x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
-        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    else:
-        x = _conv_bn(
-            api,
-            img_input,
-            16,
-            3,
-            strides=1,
-            use_bias=conv_bias,
-            name="conv1",
-            relu=True,
-            style=style,
-        )
-
-    for stage, (filters, blocks, stride) in enumerate(spec.stages, start=2):
-        for i in range(1, blocks + 1):
-            x = residual_block(
-                api,
-                x,
-                filters,
-                stride if i == 1 else 1,
-                block=spec.block,
-                shortcut=shortcut,
-                residual=residual,
-                use_bias=conv_bias,
-                name=f"conv{stage}_block{i}",
-                style=style,
-            )
-
+    x = _stem(api, img_input, spec, options)
+    x = _stages(api, x, spec, options)
     x = _common.classifier_top(
         api,
         x,
@@ -333,11 +296,93 @@ def ResNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        shortcut=shortcut,
-        residual=residual,
-        conv_bias=conv_bias,
-        style=style,
+        **dataclasses.asdict(options),
     )
+
+
+def _resolve_options(spec, weights, shortcut, residual, conv_bias, style) -> _Options:
+    """Checks the keyword-only options and fills in the defaults of ``spec``."""
+    style = _check_style(style, weights)
+    shortcut = spec.default_shortcut if shortcut is None else shortcut
+    _common.check_bool("conv_bias", conv_bias, allow_none=True)
+    default_bias = spec.default_conv_bias and style == "paper"
+    conv_bias = default_bias if conv_bias is None else conv_bias
+    if shortcut not in SHORTCUTS:
+        raise ValueError(
+            f"`shortcut` must be one of 'A', 'B' or 'C'. Received: shortcut={shortcut!r}"
+        )
+    _common.check_bool("residual", residual)
+    return _Options(shortcut=shortcut, residual=residual, conv_bias=conv_bias, style=style)
+
+
+def _check_weights_fit(weights, options: _Options):
+    """Pretrained weights exist for the default architectures only."""
+    shortcut, residual, conv_bias, style = dataclasses.astuple(options)
+    if weights == "imagenet" and (
+        shortcut != "B" or not residual or not conv_bias or style != "paper"
+    ):
+        raise ValueError(
+            "The hosted ImageNet weights are for the default architecture (shortcut='B', "
+            "residual=True, conv_bias=True, style='paper'). Received: "
+            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}, style={style!r}"
+        )
+    if pretrained.is_source(weights) and (shortcut != "B" or not residual or conv_bias):
+        raise ValueError(
+            f"`weights={weights!r}` are for the torchvision/timm architecture (style='torch', "
+            "shortcut='B', residual=True, conv_bias=False). Received: "
+            f"shortcut={shortcut!r}, residual={residual}, conv_bias={conv_bias}"
+        )
+
+
+def _stem(api, img_input, spec: ResNetSpec, options: _Options):
+    """conv1 (and pool1 on ImageNet): 7x7/2 conv + 3x3/2 max pool, or CIFAR's 3x3 conv."""
+    if spec.dataset != "imagenet":
+        return _conv_bn(
+            api,
+            img_input,
+            16,
+            3,
+            strides=1,
+            use_bias=options.conv_bias,
+            name="conv1",
+            relu=True,
+            style=options.style,
+        )
+    layers = api.layers
+    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
+    x = layers.Conv2D(
+        64,
+        7,
+        strides=2,
+        use_bias=options.conv_bias,
+        kernel_initializer="he_normal",
+        name="conv1_conv",
+    )(x)
+    epsilon = TORCH_BN_EPSILON if options.style == "torch" else BN_EPSILON
+    bn = layers.BatchNormalization(axis=-1, momentum=BN_MOMENTUM, epsilon=epsilon, name="conv1_bn")
+    x = bn(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def _stages(api, x, spec: ResNetSpec, options: _Options):
+    """conv2_x ... conv5_x (conv4_x on CIFAR): the residual blocks of ``spec``."""
+    for stage, (filters, blocks, stride) in enumerate(spec.stages, start=2):
+        for i in range(1, blocks + 1):
+            x = residual_block(
+                api,
+                x,
+                filters,
+                stride if i == 1 else 1,
+                block=spec.block,
+                shortcut=options.shortcut,
+                residual=options.residual,
+                use_bias=options.conv_bias,
+                name=f"conv{stage}_block{i}",
+                style=options.style,
+            )
+    return x
 
 
 def _check_style(style, weights):
@@ -352,180 +397,410 @@ def _check_style(style, weights):
     return pretrained.resolve_style(style, weights)
 
 
-_DOC = """Builds {title} ({where}).
+# Registry entries: the figures are at the default input and classes and are
+# recomputed from the built models by tests/test_registry.py. Beside each
+# builder: the plain counterpart of the degradation experiment (Fig. 1, 4, 6;
+# Table 2), and style="torch" (torchvision's and timm's v1.5 layout, whose
+# converted weights it loads; keras_convnets.models.pretrained), whose trainable
+# counts and multiply-adds equal torchvision's num_params and _ops.
+_PAPER = "He et al. 2015, Deep Residual Learning for Image Recognition"
 
-    Args are those of ``keras.applications`` (``include_top``, ``weights``,
-    ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-    ``classifier_activation``, ``name``), plus keyword-only:
 
-    * ``shortcut``: ``"A"``, ``"B"`` or ``"C"`` (default ``"{shortcut}"``, as the paper).
-    * ``residual``: ``False`` builds the plain counterpart (no shortcuts).
-    * ``conv_bias``: convolution biases (default ``None``: {conv_bias} with
-      ``style="paper"``, False with ``style="torch"``; see the module doc).
-    * ``style``: ``"paper"`` (He et al.'s v1) or ``"torch"`` (torchvision's and
-      timm's v1.5 layout); default ``None``: ``"torch"`` when ``weights`` is
-      ``"torchvision"``, ``"timm"``, ``"<source>:<tag>"`` or a ``.pth`` /
-      ``.safetensors`` file, else ``"paper"``.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
+def _resnet(arch, params, trainable, macs, *, paper_macs=None, paper_params=None) -> dict:
+    """The registry fields of the ResNet ``arch`` (family "resnet")."""
+    spec = RESNET_SPECS[arch]
+    return dict(
+        family="resnet",
+        paper=_PAPER,
+        input_shape=spec.default_input_shape,
+        classes=spec.default_classes,
+        preprocessing="caffe",
+        params=params,
+        trainable_params=trainable,
+        macs=macs,
+        paper_macs=paper_macs,
+        paper_params=paper_params,
+        hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+        min_input_size=spec.total_stride,
+        notes=f"shortcut {spec.default_shortcut}, depth {spec.depth}",
+    )
 
-    Defaults: input {shape}, {classes} classes, ``weights=None`` (nothing is
-    downloaded unless ``weights="imagenet"``{hosted}).
+
+def _plain(name, arch, params, trainable, macs) -> dict:
+    """The registry fields of ``name``, ``arch`` without its shortcuts (``residual=False``)."""
+    spec = RESNET_SPECS[arch]
+    return dict(
+        family="plain",
+        paper=_PAPER,
+        input_shape=spec.default_input_shape,
+        classes=spec.default_classes,
+        preprocessing="caffe",
+        params=params,
+        trainable_params=trainable,
+        macs=macs,
+        overrides={"residual": False, "name": name},
+        min_input_size=spec.total_stride,
+        notes=f"plain counterpart of {arch} (no shortcuts)",
+    )
+
+
+def _torch(name, arch, params, trainable, macs) -> dict:
+    """The registry fields of ``name``, ``arch`` with ``style="torch"``."""
+    spec = RESNET_SPECS[arch]
+    return dict(
+        family="resnet_torch",
+        paper=_PAPER + " (v1.5 as torchvision and timm)",
+        input_shape=spec.default_input_shape,
+        classes=spec.default_classes,
+        preprocessing="torch",
+        params=params,
+        trainable_params=trainable,
+        macs=macs,
+        overrides={"style": "torch", "name": name},
+        min_input_size=spec.total_stride,
+        notes="style='torch': stride in the 3x3, symmetric padding, BN eps 1e-5, no biases",
+    )
+
+
+@register_model(
+    "resnet18", **_resnet("resnet18", 11_703_912, 11_694_312, 1_814_073_344, paper_macs=1.8e9)
+)
+@register_model("plain18", **_plain("plain18", "resnet18", 11_527_400, 11_519_592, 1_794_805_760))
+@register_model(
+    "resnet18_torch", **_torch("resnet18_torch", "resnet18", 11_699_112, 11_689_512, 1_814_073_344)
+)
+def ResNet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet18",
+    *,
+    shortcut="B",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-18 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
 
     Example:
         >>> import keras_convnets
-        >>> model = keras_convnets.{fn}(input_shape={example_shape}, classes=10)
-        >>> model.output_shape
+        >>> keras_convnets.ResNet18(input_shape=(64, 64, 3), classes=10).output_shape
         (None, 10)
     """
+    return ResNet("resnet18", **locals())
 
 
-def _variant(arch: str, fn_name: str, title: str):
-    spec = RESNET_SPECS[arch]
-    doc = _DOC.format(
-        title=title,
-        where="He et al. 2015, Table 1"
-        if spec.dataset == "imagenet"
-        else "He et al. 2015, §4.2, CIFAR-10",
-        shortcut=spec.default_shortcut,
-        conv_bias=spec.default_conv_bias,
-        shape=spec.default_input_shape,
-        classes=spec.default_classes,
-        hosted=" fetches the keras.applications file"
-        if arch in weights_lib.HOSTED_WEIGHTS
-        else "; none are hosted for this network",
-        fn=fn_name,
-        example_shape=(32, 32, 3) if spec.dataset == "cifar" else (64, 64, 3),
-    )
-    return _common.application_variant(
-        ResNet,
-        arch,
-        fn_name=fn_name,
-        module=__name__,
-        doc=doc,
-        classes=spec.default_classes,
-        shortcut=spec.default_shortcut,
-        residual=True,
-        conv_bias=None,
-        style=None,
-    )
+@register_model(
+    "resnet34", **_resnet("resnet34", 21_823_208, 21_806_184, 3_663_761_408, paper_macs=3.6e9)
+)
+@register_model("plain34", **_plain("plain34", "resnet34", 21_646_696, 21_631_464, 3_644_493_824))
+@register_model(
+    "resnet34_torch", **_torch("resnet34_torch", "resnet34", 21_814_696, 21_797_672, 3_663_761_408)
+)
+def ResNet34(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet34",
+    *,
+    shortcut="B",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-34 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet34(input_shape=(64, 64, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet34", **locals())
 
 
-ResNet18 = _variant("resnet18", "ResNet18", "ResNet-18")
-ResNet34 = _variant("resnet34", "ResNet34", "ResNet-34")
-ResNet50 = _variant("resnet50", "ResNet50", "ResNet-50")
-ResNet101 = _variant("resnet101", "ResNet101", "ResNet-101")
-ResNet152 = _variant("resnet152", "ResNet152", "ResNet-152")
-ResNet20 = _variant("resnet20", "ResNet20", "ResNet-20 for CIFAR")
-ResNet32 = _variant("resnet32", "ResNet32", "ResNet-32 for CIFAR")
-ResNet44 = _variant("resnet44", "ResNet44", "ResNet-44 for CIFAR")
-ResNet56 = _variant("resnet56", "ResNet56", "ResNet-56 for CIFAR")
-ResNet110 = _variant("resnet110", "ResNet110", "ResNet-110 for CIFAR")
-ResNet1202 = _variant("resnet1202", "ResNet1202", "ResNet-1202 for CIFAR")
+@register_model(
+    "resnet50", **_resnet("resnet50", 25_636_712, 25_583_592, 3_857_973_248, paper_macs=3.8e9)
+)
+@register_model(
+    "resnet50_torch", **_torch("resnet50_torch", "resnet50", 25_610_152, 25_557_032, 4_089_184_256)
+)
+def ResNet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50",
+    *,
+    shortcut="B",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-50 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet50(input_shape=(64, 64, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet50", **locals())
 
 
-# Registry entries. The figures are at the default input and classes and are
-# recomputed from the built models by tests/test_registry.py.
-_PAPER = "He et al. 2015, Deep Residual Learning for Image Recognition"
-# name: (builder, params, trainable, macs, paper multiply-adds, paper params)
-_ENTRIES = {
-    "resnet18": (ResNet18, 11_703_912, 11_694_312, 1_814_073_344, 1.8e9, None),
-    "resnet34": (ResNet34, 21_823_208, 21_806_184, 3_663_761_408, 3.6e9, None),
-    "resnet50": (ResNet50, 25_636_712, 25_583_592, 3_857_973_248, 3.8e9, None),
-    "resnet101": (ResNet101, 44_707_176, 44_601_832, 7_570_194_432, 7.6e9, None),
-    "resnet152": (ResNet152, 60_419_944, 60_268_520, 11_282_415_616, 11.3e9, None),
-    "resnet20": (ResNet20, 271_098, 269_722, 40_551_040, None, 0.27e6),
-    "resnet32": (ResNet32, 466_426, 464_154, 68_862_592, None, 0.46e6),
-    "resnet44": (ResNet44, 661_754, 658_586, 97_174_144, None, 0.66e6),
-    "resnet56": (ResNet56, 857_082, 853_018, 125_485_696, None, 0.85e6),
-    "resnet110": (ResNet110, 1_736_058, 1_727_962, 252_887_680, None, 1.7e6),
-    "resnet1202": (ResNet1202, 19_510_906, 19_421_274, 2_829_238_912, None, 19.4e6),
-}
-# The plain counterparts of the degradation experiment (Fig. 1, 4, 6; Table 2).
-_PLAIN = {
-    "plain18": ("resnet18", 11_527_400, 11_519_592, 1_794_805_760),
-    "plain34": ("resnet34", 21_646_696, 21_631_464, 3_644_493_824),
-    "plain20": ("resnet20", 271_098, 269_722, 40_551_040),
-    "plain32": ("resnet32", 466_426, 464_154, 68_862_592),
-    "plain44": ("resnet44", 661_754, 658_586, 97_174_144),
-    "plain56": ("resnet56", 857_082, 853_018, 125_485_696),
-    "plain110": ("resnet110", 1_736_058, 1_727_962, 252_887_680),
-}
+@register_model(
+    "resnet101", **_resnet("resnet101", 44_707_176, 44_601_832, 7_570_194_432, paper_macs=7.6e9)
+)
+@register_model(
+    "resnet101_torch",
+    **_torch("resnet101_torch", "resnet101", 44_654_504, 44_549_160, 7_801_405_440),
+)
+def ResNet101(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101",
+    *,
+    shortcut="B",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-101 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet101(input_shape=(64, 64, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet101", **locals())
 
 
-# style="torch" (torchvision's and timm's ResNet v1.5 layout, whose converted weights they
-# load; keras_convnets.models.pretrained): name -> (arch, params, trainable, macs). The trainable
-# counts and multiply-adds equal torchvision's num_params and _ops (1.814 ... 11.514 GMACs).
-_TORCH = {
-    "resnet18_torch": ("resnet18", 11_699_112, 11_689_512, 1_814_073_344),
-    "resnet34_torch": ("resnet34", 21_814_696, 21_797_672, 3_663_761_408),
-    "resnet50_torch": ("resnet50", 25_610_152, 25_557_032, 4_089_184_256),
-    "resnet101_torch": ("resnet101", 44_654_504, 44_549_160, 7_801_405_440),
-    "resnet152_torch": ("resnet152", 60_344_232, 60_192_808, 11_513_626_624),
-}
+@register_model(
+    "resnet152", **_resnet("resnet152", 60_419_944, 60_268_520, 11_282_415_616, paper_macs=11.3e9)
+)
+@register_model(
+    "resnet152_torch",
+    **_torch("resnet152_torch", "resnet152", 60_344_232, 60_192_808, 11_513_626_624),
+)
+def ResNet152(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152",
+    *,
+    shortcut="B",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-152 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet152(input_shape=(64, 64, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet152", **locals())
 
 
-def _register():
-    from keras_convnets.models.registry import ModelInfo, register
+@register_model(
+    "resnet20", **_resnet("resnet20", 271_098, 269_722, 40_551_040, paper_params=0.27e6)
+)
+@register_model("plain20", **_plain("plain20", "resnet20", 271_098, 269_722, 40_551_040))
+def ResNet20(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet20",
+    *,
+    shortcut="A",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-20 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 
-    for arch, (builder, params, trainable, macs, paper_macs, paper_params) in _ENTRIES.items():
-        spec = RESNET_SPECS[arch]
-        register(
-            ModelInfo(
-                name=arch,
-                family="resnet",
-                builder=builder,
-                paper=_PAPER,
-                input_shape=spec.default_input_shape,
-                classes=spec.default_classes,
-                preprocessing="caffe",
-                params=params,
-                trainable_params=trainable,
-                macs=macs,
-                paper_macs=paper_macs,
-                paper_params=paper_params,
-                hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
-                min_input_size=spec.total_stride,
-                notes=f"shortcut {spec.default_shortcut}, depth {spec.depth}",
-            )
-        )
-    for name, (arch, params, trainable, macs) in _PLAIN.items():
-        spec = RESNET_SPECS[arch]
-        register(
-            ModelInfo(
-                name=name,
-                family="plain",
-                builder=_ENTRIES[arch][0],
-                paper=_PAPER,
-                input_shape=spec.default_input_shape,
-                classes=spec.default_classes,
-                preprocessing="caffe",
-                params=params,
-                trainable_params=trainable,
-                macs=macs,
-                overrides={"residual": False, "name": name},
-                min_input_size=spec.total_stride,
-                notes=f"plain counterpart of {arch} (no shortcuts)",
-            )
-        )
-    for name, (arch, params, trainable, macs) in _TORCH.items():
-        spec = RESNET_SPECS[arch]
-        register(
-            ModelInfo(
-                name=name,
-                family="resnet_torch",
-                builder=_ENTRIES[arch][0],
-                paper=_PAPER + " (v1.5 as torchvision and timm)",
-                input_shape=spec.default_input_shape,
-                classes=spec.default_classes,
-                preprocessing="torch",
-                params=params,
-                trainable_params=trainable,
-                macs=macs,
-                overrides={"style": "torch", "name": name},
-                min_input_size=spec.total_stride,
-                notes="style='torch': stride in the 3x3, symmetric padding, BN eps 1e-5, no biases",
-            )
-        )
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet20(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet20", **locals())
 
 
-_register()
+@register_model(
+    "resnet32", **_resnet("resnet32", 466_426, 464_154, 68_862_592, paper_params=0.46e6)
+)
+@register_model("plain32", **_plain("plain32", "resnet32", 466_426, 464_154, 68_862_592))
+def ResNet32(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet32",
+    *,
+    shortcut="A",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-32 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet32(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet32", **locals())
+
+
+@register_model(
+    "resnet44", **_resnet("resnet44", 661_754, 658_586, 97_174_144, paper_params=0.66e6)
+)
+@register_model("plain44", **_plain("plain44", "resnet44", 661_754, 658_586, 97_174_144))
+def ResNet44(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet44",
+    *,
+    shortcut="A",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-44 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet44(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet44", **locals())
+
+
+@register_model(
+    "resnet56", **_resnet("resnet56", 857_082, 853_018, 125_485_696, paper_params=0.85e6)
+)
+@register_model("plain56", **_plain("plain56", "resnet56", 857_082, 853_018, 125_485_696))
+def ResNet56(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet56",
+    *,
+    shortcut="A",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-56 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet56(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet56", **locals())
+
+
+@register_model(
+    "resnet110", **_resnet("resnet110", 1_736_058, 1_727_962, 252_887_680, paper_params=1.7e6)
+)
+@register_model("plain110", **_plain("plain110", "resnet110", 1_736_058, 1_727_962, 252_887_680))
+def ResNet110(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet110",
+    *,
+    shortcut="A",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-110 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet110(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet110", **locals())
+
+
+@register_model(
+    "resnet1202",
+    **_resnet("resnet1202", 19_510_906, 19_421_274, 2_829_238_912, paper_params=19.4e6),
+)
+def ResNet1202(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet1202",
+    *,
+    shortcut="A",
+    residual=True,
+    conv_bias=None,
+    style=None,
+    keras_module=None,
+):
+    """Builds ResNet-1202 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.ResNet1202(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    return ResNet("resnet1202", **locals())
