@@ -225,8 +225,7 @@ def resolve_model(model, *, weights=None, input_shape=None, classes=None, build_
     A weights file is checked layer by layer against the model
     (:func:`keras_convnets.models.weights.load_weights_checked`) before it is loaded.
     """
-    # Importing the family modules registers them (until the package imports them all).
-    from keras_convnets.models import googlenet, inception_v3, registry, resnet  # noqa: F401
+    from keras_convnets.models import registry
     from keras_convnets.models import weights as weights_lib
     from keras_convnets.models.saving import load_model
 

@@ -48,22 +48,11 @@ from keras_convnets.training.steps import (  # noqa: F401  (public names of this
     make_optimizer,
 )
 
-_MODEL_MODULES = ("resnet", "googlenet", "inception_v3")
-
-
-def _register_models():
-    """Imports every model family so that its registry entries exist."""
-    import importlib
-
-    for name in _MODEL_MODULES:
-        importlib.import_module(f"keras_convnets.models.{name}")
-
 
 def _check_names(cfg, model_fn):
     from keras_convnets.models import registry
 
-    if model_fn is None:
-        _register_models()
+    if model_fn is None:  # the families registered themselves when keras_convnets was imported
         registry.model_info(cfg.model)
     data_lib.dataset_info(cfg.dataset)
     if cfg.data_dir is not None and not os.path.isdir(cfg.data_dir):
