@@ -92,13 +92,18 @@ def _classifier_widths(path) -> list:
     import h5py
 
     widths = set()
-    with h5py.File(path, "r") as f:
 
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and len(obj.shape) == 2:
-                widths.add(int(obj.shape[1]))
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and len(obj.shape) == 2:
+            widths.add(int(obj.shape[1]))
 
-        f.visititems(visit)
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except OSError as err:
+        raise ValueError(
+            f"`weights` file {os.fspath(path)!r} cannot be read (truncated or corrupt?): {err}"
+        ) from None
     return sorted(widths)
 
 
