@@ -31,7 +31,7 @@ def source_run(weights):
     """The run card when ``weights`` is a run directory, else ``None``."""
     if weights in (None, HOSTED) or not os.path.isdir(weights):
         return None
-    return run_lib.load_run(weights)
+    return run_lib.load_run(weights, arg="weights")
 
 
 def transform_of(weights, *, info, source):
