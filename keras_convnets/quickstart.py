@@ -342,20 +342,44 @@ def main(argv=None):
     args = parse_args(argv)
     from keras_convnets import _logs
 
+    check_output_dir(args.output_dir, "output_dir")  # before the log file goes there
+    created = _first_missing_folder(args.output_dir)
     if args.verbose:
         _logs.restore_native_logs()
     else:
         log = _logs.send_native_logs_to(os.path.join(args.output_dir, "tensorflow.log"))
         print(f"TensorFlow's own log lines go to {log} (--verbose shows them here).")
-    run(
-        args.output_dir,
-        data_dir=args.data_dir,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        small=args.small,
-    )
+    try:
+        run(
+            args.output_dir,
+            data_dir=args.data_dir,
+            steps=args.steps,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            small=args.small,
+        )
+    except (ValueError, TypeError):
+        _remove_log_only_folder(created)  # a refused run leaves nothing
+        raise
     return 0
+
+
+def _first_missing_folder(path):
+    """The outermost folder of ``path`` that does not exist yet (None if it exists)."""
+    path, missing = os.path.abspath(path), None
+    while not os.path.exists(path):
+        path, missing = os.path.dirname(path), path
+    return missing
+
+
+def _remove_log_only_folder(folder):
+    if folder is None or not os.path.isdir(folder):
+        return
+    files = [os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs]
+    if all(os.path.basename(f) == "tensorflow.log" for f in files):
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -163,6 +163,7 @@ BAD_ARGS = {
     "aux_logits": ["no", 1],
     "batch_norm": ["no", 1],
     "dropout": [-0.1, 1.0, "0.2"],
+    "style": [3, "keras", "Torch"],
 }
 
 
@@ -259,7 +260,7 @@ def contradiction_cases() -> list[Case]:
             "builders",
             "aux_logits",
             True,
-            _get_model("inception_v3", weights="imagenet"),
+            _get_model("inception_v3", weights="imagenet", aux_logits=True),
         ),
         Case(
             "resnet50(weights='imagenet', shortcut='A')",
@@ -267,6 +268,27 @@ def contradiction_cases() -> list[Case]:
             "shortcut",
             "A",
             _get_model("resnet50", weights="imagenet", shortcut="A"),
+        ),
+        Case(
+            "resnet50(style='paper', weights='torchvision')",
+            "builders",
+            "style",
+            "paper",
+            _get_model("resnet50", style="paper", weights="torchvision"),
+        ),
+        Case(
+            "googlenet(style='torch', aux_logits=True)",
+            "builders",
+            "aux_logits",
+            True,
+            _get_model("googlenet", style="torch", aux_logits=True),
+        ),
+        Case(
+            "inception_v2(style='torch')",
+            "builders",
+            "style",
+            "torch",
+            _get_model("inception_v2", style="torch"),
         ),
     ]
 
@@ -510,6 +532,14 @@ CLIS = (
     "keras_convnets",
     "keras_convnets.quickstart",
 )
+# The module that defines each CLI's flags and ``main`` (recipes/ and export/ are shims).
+CLI_MODULES = {
+    "recipes.train": "keras_convnets.cli.train",
+    "recipes.evaluate": "keras_convnets.cli.evaluate",
+    "export": "keras_convnets.cli.export",
+    "keras_convnets": "keras_convnets.__main__",
+    "keras_convnets.quickstart": "keras_convnets.quickstart",
+}
 
 
 def _base_argv(cli, f, work):
@@ -532,7 +562,10 @@ def _base_argv(cli, f, work):
             f"--output={work}/out/m.tflite", "--eval_count=8",
         ]  # fmt: skip
     if cli == "keras_convnets.quickstart":
-        return [f"--output_dir={work}/demo", f"--data_dir={f['idx_dir']}", "--small", "--steps=2"]
+        return [
+            f"--output_dir={work}/demo", f"--data_dir={f['idx_dir']}", "--small", "--steps=2",
+            "--verbose",  # TF log lines on stderr: non-verbose runs swap sys.stderr
+        ]  # fmt: skip
     return []
 
 
@@ -542,7 +575,8 @@ BAD_FLAGS = {
     "model": ["resnt50", "<a_file>"],
     "dataset": ["nope"],
     "model_dir": ["<a_file>", PROC],
-    "data_dir": [MISSING, "<corrupt_idx_dir>"],
+    "data_dir": [MISSING, "<corrupt_idx_dir>", "<a_file>"],
+    "run": [MISSING, "<a_file>", "<idx_dir>"],  # missing, a file, a folder that is no run
     "manual_dir": [MISSING],
     "input_shape": ["32,32", "a,b,c", "32.5,32,3"],
     "weights": [
@@ -551,6 +585,7 @@ BAD_FLAGS = {
         "<empty_weights>",
         "<random_weights>",
         "<other_weights>",
+        "<idx_dir>",  # a folder that is not a training run
     ],  # fmt: skip
     "model_file": [MISSING + ".keras", "<truncated_keras>", "<random_keras>"],
     "split": ["nope"],
@@ -569,6 +604,13 @@ BAD_FLAGS = {
     "shortcut": ["D"],
     "top_k": ["a", "0"],
     "scales": ["a,b", "-1"],
+    # Free-text metadata: any printable text is fine; empty, NUL and (but for the
+    # description) a line break are refused.
+    "model_name": ["", "a<NL>b", "a<NUL>b"],
+    "model_version": ["", "1<NL>2"],
+    "author": [" ", "a<NUL>b"],
+    "license": ["", "MIT<NL>x"],
+    "description": ["", "a<NUL>b"],
 }
 _BY_FLAG_TYPE = {
     "int": ["abc", "-1"],
@@ -581,7 +623,7 @@ _BY_FLAG_TYPE = {
 def _fill(value, f):
     for label, path in f.items():
         value = value.replace(f"<{label}>", path)
-    return value
+    return value.replace("<NL>", "\n").replace("<NUL>", "\0")
 
 
 # Per CLI: other bad values for a flag name than BAD_FLAGS's.
@@ -590,7 +632,10 @@ BAD_FLAGS_BY_CLI = {
     "keras_convnets.quickstart": {"data_dir": ["<corrupt_idx_dir>", "<a_file>"]},
 }
 # A case for this flag drops these flags of the base command (they exclude each other).
-EXCLUDES = {"model_file": ("model", "classes", "input_shape")}
+EXCLUDES = {
+    "model_file": ("model", "classes", "input_shape"),
+    "run": ("model", "classes", "input_shape"),
+}
 
 
 def cli_cases(cli, flag_defs, f, work) -> list[Case]:
@@ -671,11 +716,10 @@ def run_cli(cli, sandbox_json, out_json):
 
     f = json.load(open(sandbox_json))
     work = f["work"]
+    module = importlib.import_module(CLI_MODULES[cli])
     if cli in ("keras_convnets", "keras_convnets.quickstart"):
-        module = importlib.import_module(cli + (".__main__" if cli == "keras_convnets" else ""))
         defs = _argparse_defs(cli, module)
     else:
-        module = importlib.import_module(cli + (".__main__" if cli == "export" else ""))
         defs = absl_flag_defs(module.__name__)
     results = []
     for case in cli_cases(cli, defs, f, work) + _extra_cli_cases(cli, f, work):
@@ -721,8 +765,8 @@ def _extra_cli_cases(cli, f, work):
         return []
     rows = [
         ("model", "resnt50", ["summary", "resnt50"]),
-        ("input-shape", "32,32", ["summary", "resnet20", "--input-shape=32,32"]),
-        ("input-shape", "a,b,c", ["summary", "resnet20", "--input-shape=a,b,c"]),
+        ("input_shape", "32,32", ["summary", "resnet20", "--input_shape=32,32"]),
+        ("input_shape", "a,b,c", ["summary", "resnet20", "--input_shape=a,b,c"]),
         ("command", "nope", ["nope"]),
     ]
     return [Case(f"keras_convnets {' '.join(a)}", cli, arg, v, argv=tuple(a)) for arg, v, a in rows]

@@ -190,3 +190,19 @@ def test_output_checks_create_nothing(tmp_path):
         _cli.check_output_file("/proc/kc/x/m.tflite", "output")
     assert _cli.check_output_dir(str(tmp_path / "new" / "run")) == str(tmp_path / "new" / "run")
     assert sorted(os.listdir(tmp_path)) == ["f"]
+
+
+def test_export_metadata_text_is_checked():
+    import types
+
+    from keras_convnets.deploy import exporter
+
+    def request(**kw):
+        fields = dict.fromkeys(exporter.METADATA_FIELDS)
+        return types.SimpleNamespace(**{**fields, **kw})
+
+    exporter._check_metadata(request(description="two\nlines", model_version=2, author="Ann"))
+    for name, value in [("model_name", ""), ("author", " "), ("license", "MIT\nx"),
+                        ("description", "a\0b"), ("model_version", 1.5)]:  # fmt: skip
+        with pytest.raises(ValueError, match=f"`{name}`.*Received: {name}="):
+            exporter._check_metadata(request(**{name: value}))

@@ -99,11 +99,26 @@ def _shape(text, name="input_shape"):
         raise ValueError(f"`{name}` must look like {example}. Received: {name}={text!r}") from None
 
 
+def _check_data_dir(data_dir, dataset):
+    if data_dir is None:
+        return
+    if not dataset:
+        raise ValueError(
+            f"`data_dir` is the folder of --dataset, which is not given (with --run too, name "
+            f"the dataset). Received: data_dir={data_dir!r}"
+        )
+    if not os.path.isdir(data_dir):
+        raise ValueError(
+            f"`data_dir` must be an existing directory. Received: data_dir={data_dir!r}"
+        )
+
+
 def _model_arguments():
     """The model, transform, labels and data arguments: from --run, or from the flags."""
     from keras_convnets.deploy import datasets
     from keras_convnets.deploy.exporter import check_top_k, run_export_arguments
 
+    _check_data_dir(FLAGS.data_dir, FLAGS.dataset)
     data = datasets.source(FLAGS.dataset, FLAGS.data_dir) if FLAGS.dataset else None
     given = {
         "model": FLAGS.model,

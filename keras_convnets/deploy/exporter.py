@@ -71,7 +71,8 @@ class ExportRequest:
     (TensorFlow's converter) or ``"ai_edge"`` (AI Edge Quantizer, ``recipe``
     from :data:`keras_convnets.deploy.ai_edge.RECIPES`). ``model_name``,
     ``description``, ``model_version``, ``author``, ``license``: the metadata
-    inside a TFLite file.
+    inside a TFLite file: any non-empty text without control characters (the
+    description may hold line breaks and tabs).
 
     ``top_k`` (SavedModel outputs): default ``min(5, classes)``. ``fold``: the
     SavedModel serves :func:`keras_convnets.optimize_for_inference` of the model
@@ -274,7 +275,32 @@ def validate(r: ExportRequest) -> str:
     _check_data_sources(r)
     _check_output(r)
     _check_preprocessing(r)
+    _check_metadata(r)
     return io_type
+
+
+# Free-text TFLite metadata: one-line fields, and the description (which may span lines).
+METADATA_FIELDS = ("model_name", "model_version", "author", "license", "description")
+
+
+def _check_metadata(r: ExportRequest):
+    """Refuses an empty metadata value (it would be dropped or stored blank) and control
+    characters (NUL cuts the string in C readers; a newline in a one-line field)."""
+    for name in METADATA_FIELDS:
+        value = getattr(r, name)
+        if value is None or (name == "model_version" and isinstance(value, int)):
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(
+                f"`{name}` must be a non-empty string of metadata text. Received: {name}={value!r}"
+            )
+        allowed = "\n\t" if name == "description" else ""
+        if any(ord(ch) < 32 and ch not in allowed or ord(ch) == 127 for ch in value):
+            where = "" if allowed else ", and no line break: it is a one-line field"
+            raise ValueError(
+                f"`{name}` must not contain control characters (NUL, escapes{where}). "
+                f"Received: {name}={value!r}"
+            )
 
 
 def _check_modes(r: ExportRequest) -> str:

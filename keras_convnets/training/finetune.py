@@ -31,7 +31,7 @@ def source_run(weights):
     """The run card when ``weights`` is a run directory, else ``None``."""
     if weights in (None, HOSTED) or not os.path.isdir(weights):
         return None
-    return run_lib.load_run(weights)
+    return run_lib.load_run(weights, arg="weights")
 
 
 def transform_of(weights, *, info, source):
@@ -92,13 +92,18 @@ def _classifier_widths(path) -> list:
     import h5py
 
     widths = set()
-    with h5py.File(path, "r") as f:
 
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and len(obj.shape) == 2:
-                widths.add(int(obj.shape[1]))
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and len(obj.shape) == 2:
+            widths.add(int(obj.shape[1]))
 
-        f.visititems(visit)
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except OSError as err:
+        raise ValueError(
+            f"`weights` file {os.fspath(path)!r} cannot be read (truncated or corrupt?): {err}"
+        ) from None
     return sorted(widths)
 
 

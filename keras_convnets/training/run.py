@@ -122,8 +122,10 @@ def is_run_dir(path) -> bool:
     return os.path.isfile(os.path.join(os.fspath(path), CARD))
 
 
-def load_run(directory) -> RunCard:
+def load_run(directory, *, arg="run") -> RunCard:
     """The :class:`RunCard` of a finished run (``ValueError`` when ``directory`` is none).
+
+    ``arg``: the argument the error names (``weights`` when fine-tuning from a run).
 
     Example:
         >>> try:
@@ -142,8 +144,8 @@ def load_run(directory) -> RunCard:
             else ""
         )
         raise ValueError(
-            f"`run` must be a finished run directory holding {CARD}. Received: run={directory!r}"
-            + hint
+            f"`{arg}` must be a finished run directory holding {CARD}. "
+            f"Received: {arg}={directory!r}" + hint
         )
     with open(card, encoding="utf-8") as f:
         values = json.load(f)
