@@ -28,7 +28,7 @@ TOLERANCE = 1e-5
 # Registered models that take too long to build or run on two cores for the default run.
 SLOW = {"resnet1202", "resnet152", "resnet101", "plain110", "resnet110"}
 # Small inputs: the smallest each model allows (GoogLeNet keeps its aux heads at 96).
-SIZES = {"googlenet": 96, "inception_v2": 75, "inception_v3": 75}
+SIZES = {"googlenet": 96, "inception_v2": 75, "inception_v3": 75, "inception_v3_torch": 75}
 IMAGENET_SIZE = 64
 BN = keras.layers.BatchNormalization
 # float64 folded vs unfolded: <= 7e-10 on TensorFlow (plain110). JAX on CPU, even with
