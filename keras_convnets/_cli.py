@@ -134,3 +134,26 @@ def check_output_file(path, flag="output") -> str:
     path = os.fspath(path)
     check_output_dir(os.path.dirname(os.path.abspath(path)), flag)
     return path
+
+
+def run_absl(main, module, argv=None):
+    """Runs an absl command line whose flags ``module`` defines, as its own program.
+
+    absl's ``--help`` shows the docstring and key flags of the program
+    (``sys.argv[0]``); they are made ``module``'s, also when a shim
+    (``python -m recipes.train``) or ``keras-convnets train`` runs it. absl exits
+    1 after printing help; asking for help is not a failure, so that exits 0.
+    ``argv``: the whole command, program name first (default ``sys.argv``).
+    """
+    from absl import app, flags
+
+    sys.modules["__main__"].__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    try:
+        app.run(main, argv=argv)
+    except SystemExit as done:
+        asked = {"--help", "-h", "-?", "--helpfull", "--helpshort"}
+        if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
+            raise SystemExit(0) from None
+        raise

@@ -32,9 +32,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from keras_convnets._cli import check_output_file, cli_errors  # noqa: E402
+from keras_convnets._cli import check_output_file, cli_errors, run_absl  # noqa: E402
 
 # Names this recipe reads itself; every name of keras_convnets.data.DATASETS works too.
 LOCAL_DATASETS = ("fashion_mnist_idx", "fashion_mnist_sample")
@@ -439,19 +439,7 @@ def main(argv):
 
 def run(argv=None):
     """Runs the command line; ``argv``: the whole command, program name first (default sys.argv)."""
-    # absl's --help shows the docstring and key flags of the program (sys.argv[0]): make them
-    # this command's, also when a shim (python -m recipes.train) or keras-convnets runs it.
-    sys.modules["__main__"].__doc__ = __doc__
-    for flag in FLAGS.get_key_flags_for_module(__name__):
-        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    try:
-        app.run(main, argv=argv)
-    except SystemExit as done:
-        # absl exits 1 after printing --help; asking for help is not a failure.
-        asked = {"--help", "-h", "-?", "--helpfull", "--helpshort"}
-        if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
-            raise SystemExit(0) from None
-        raise
+    run_absl(main, sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

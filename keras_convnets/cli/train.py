@@ -28,7 +28,7 @@ import sys
 
 from absl import app, flags
 
-from keras_convnets._cli import check_output_dir, cli_errors
+from keras_convnets._cli import check_output_dir, cli_errors, run_absl
 from keras_convnets.data import FOLDER_LAYOUTS
 from keras_convnets.training import config as config_lib
 
@@ -155,19 +155,7 @@ def main(argv):
 
 def run(argv=None):
     """Runs the command line; ``argv``: the whole command, program name first (default sys.argv)."""
-    # absl's --help shows the docstring and key flags of the program (sys.argv[0]): make them
-    # this command's, also when a shim (python -m recipes.train) or keras-convnets runs it.
-    sys.modules["__main__"].__doc__ = __doc__
-    for flag in FLAGS.get_key_flags_for_module(__name__):
-        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    try:
-        app.run(main, argv=argv)
-    except SystemExit as done:
-        # absl exits 1 after printing --help; asking for help is not a failure.
-        asked = {"--help", "-h", "-?", "--helpfull", "--helpshort"}
-        if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
-            raise SystemExit(0) from None
-        raise
+    run_absl(main, sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":
