@@ -546,8 +546,9 @@ print(open(TFLITE.replace(".tflite", ".labels.txt")).read())""",
         """\
 ## 5. On the phone: the LiteRT interpreter on the raw images
 
-What an app does: decode the image, apply the run's evaluation transform, quantize
-with the input's scale and zero point, invoke, read the label.""",
+What an app does with this file: decode the image, hand its uint8 pixels over as they
+are (the int8 file takes raw pixels; the run's transform is inside it, and its `.json`
+says so: `"input": "raw"`), invoke, read the label.""",
     ),
     (
         "code",
@@ -561,16 +562,16 @@ from keras_convnets.training import load_run
 
 card = load_run(TUNED)
 images, labels = data.split_arrays(card.load_split("test"))
-transform = card.preprocess()
+print("input contract:", json.load(open(TFLITE.replace(".tflite", ".json")))["input"])
 interpreter = Interpreter(model_path=TFLITE)
 interpreter.allocate_tensors()
 inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+print("input tensor:", inp["shape"], inp["dtype"].__name__)
 hits = 0
 for image, label in zip(images, labels):
-    x = np.asarray(transform(image, 0)[0])[None]
-    scale, zero = inp["quantization"]
-    q = np.clip(np.round(x / scale + zero), -128, 127).astype(inp["dtype"])
-    interpreter.set_tensor(inp["index"], q)
+    x = np.asarray(image, np.uint8)[None]  # the camera's pixels, as they are
+    x = np.repeat(x, inp["shape"][-1] // x.shape[-1], axis=-1)  # a grey frame as RGB
+    interpreter.set_tensor(inp["index"], x)
     interpreter.invoke()
     hits += int(np.argmax(interpreter.get_tensor(out["index"])[0]) == label)
 parity = json.load(open(TFLITE.replace(".tflite", ".parity.json")))
