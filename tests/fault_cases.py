@@ -104,7 +104,7 @@ def replace(src, dst, *a, **k):
 os.replace = replace
 sys.argv = ['export'] + sys.argv[3:]
 from absl import app
-import export.__main__ as m
+from keras_convnets.cli import export as m
 app.run(m.main)
 """
 
