@@ -227,8 +227,14 @@ def test_bn_googlenet_folds():
 @pytest.mark.parametrize("name", ["inception_v3", "inception_v2"])
 def test_inception_with_aux_head_at_299(name):
     model = keras_convnets.get_model(name, classes=10)
-    folded, diff, _, _ = check_fold(model, calibrate=8, compare=8)
-    assert diff <= TOLERANCE
+    folded, diff, _, probs = check_fold(model, calibrate=8, compare=8)
+    if diff > TOLERANCE:  # as above: float32 rounding of the deep random network itself
+        twin = float64_twin(name, model, input_shape=(299, 299, 3), aux_logits=True)
+        x = keras_convnets.preprocess_input(real_images(299, 8, offset=500), "caffe")
+        exact = probabilities(twin, x.astype("float64"))
+        noise = float(np.abs(probs - exact).max())
+        folded_error = float(np.abs(probabilities(folded, x) - exact).max())
+        assert folded_error <= 1.5 * noise, (diff, folded_error, noise)
     assert not any(layer.name.startswith("aux") for layer in folded.layers)
 
 
