@@ -1,6 +1,7 @@
-"""TensorFlow's converter vs the AI Edge Quantizer on a trained ResNet-20, raw-pixel files.
+"""TensorFlow's converter vs the AI Edge Quantizer on a trained ResNet-20 or -50, raw-pixel files.
 
-Trains ResNet-20 (32x32x3, option A, preprocessing ``tf``) for ``--epochs`` on
+Trains ResNet-20 (32x32x3, option A, preprocessing ``tf``; or ``--model resnet50``,
+64x64x3 by default) for ``--epochs`` on
 ``--train`` Fashion-MNIST training images (the local IDX files, else the
 shipped sample), then exports it with :func:`keras_convnets.deploy.export_model`
 as raw-pixel TFLite files (uint8 28x28 RGB in, the transform in the graph):
@@ -12,6 +13,8 @@ threads (XNNPACK, median of ``--runs``).
 Example::
 
     python -m benchmarks.bench_quantizers --out runs/bench            # ~10 min on 2 cores
+    python -m benchmarks.bench_quantizers --model resnet50 --train 5000 --epochs 1 \
+        --eval 2000 --out runs/bench                                  # ResNet-50, 64x64
     python -m benchmarks.bench_quantizers --quick --out /tmp/bq       # smoke test
 """
 
@@ -39,19 +42,24 @@ EXPORTS = (
 )
 
 
-def train(count, epochs, seed=0):
-    """ResNet-20 trained on ``count`` training images; returns ``(model, test split)``."""
+MODELS = ("resnet20", "resnet50")
+
+
+def train(count, epochs, seed=0, *, name="resnet20", size=32):
+    """``name`` (``size`` x ``size`` x 3, 10 classes) trained on ``count`` training images;
+    returns ``(model, test split)``."""
     import keras
 
     from keras_convnets import data
     from keras_convnets.data import preprocessing
-    from keras_convnets.models import resnet
+    from keras_convnets.models import registry
 
     keras.utils.set_random_seed(seed)
     split = data.load_split("fashion_mnist", "train", max_examples=count)
-    x = preprocessing.prepare_numpy(split.images, size=(32, 32), channels=3, mode="tf")
-    model = resnet.ResNet20(input_shape=(32, 32, 3))
-    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
+    x = preprocessing.prepare_numpy(split.images, size=(size, size), channels=3, mode="tf")
+    model = registry.get_model(name, input_shape=(size, size, 3), classes=10)
+    model.compile(keras.optimizers.Adam(2e-3 if name == "resnet20" else 1e-3),
+                  "sparse_categorical_crossentropy")  # fmt: skip
     model.fit(x, split.labels, batch_size=64, epochs=epochs, verbose=0)
     return model, data.load_split("fashion_mnist", "test")
 
@@ -64,8 +72,12 @@ def main(argv=None):
     parser.add_argument("--representative", type=int, default=200)
     parser.add_argument("--runs", type=int, default=50, help="timed invocations (>= 20)")
     parser.add_argument("--out", default=os.path.join("runs", "bench"))
+    parser.add_argument("--model", choices=MODELS, default="resnet20")
+    parser.add_argument("--size", type=int, default=None, help="input side (default 32; 64)")
     parser.add_argument("--quick", action="store_true", help="tiny run for the smoke test")
     args = parser.parse_args(argv)
+    if args.size is None:
+        args.size = 32 if args.model == "resnet20" else 64
     if args.quick:
         args.train, args.epochs, args.eval, args.representative, args.runs = 256, 1, 64, 16, 20
 
@@ -80,7 +92,7 @@ def main(argv=None):
     os.makedirs(folder, exist_ok=True)
     load_before = load_average()
     start = time.time()
-    model, test = train(args.train, args.epochs)
+    model, test = train(args.train, args.epochs, name=args.model, size=args.size)
     order = np.random.default_rng(0).permutation(len(test.images))[: args.eval]
     images, labels = test.images[order], test.labels[order]
     train_s = time.time() - start
@@ -88,7 +100,7 @@ def main(argv=None):
     for label, options in EXPORTS:
         stem = label.replace(", ", "_").replace(" ", "_")
         report = export_model(
-            model, os.path.join(folder, f"resnet20_{stem}.tflite"), arch="resnet20",
+            model, os.path.join(folder, f"{args.model}_{stem}.tflite"), arch=args.model,
             preprocessing_mode="tf", input="raw", eval_images=images, eval_labels=labels,
             dataset="fashion_mnist", representative_count=args.representative,
             latency_runs=args.runs, verbose=False, **options,
@@ -115,16 +127,17 @@ def main(argv=None):
     ]
     report = "\n".join(
         [
-            f"## ResNet-20, {args.train} training images x {args.epochs} epochs "
-            f"({train_s:.0f} s), {len(labels)} test images, raw-pixel files",
+            f"## {args.model} ({args.size}x{args.size}), {args.train} training images x "
+            f"{args.epochs} epochs ({train_s:.0f} s), {len(labels)} test images, raw-pixel files",
             format_table(headers, rows),
             f"\nload average before {load_before}, after {load_average()}",
         ]
     )
     print(report)
-    write_atomic(os.path.join(args.out, "quantizers.md"), report + "\n")
+    stem = "quantizers" if args.model == "resnet20" else f"quantizers_{args.model}"
+    write_atomic(os.path.join(args.out, f"{stem}.md"), report + "\n")
     write_json(
-        os.path.join(args.out, "quantizers.json"),
+        os.path.join(args.out, f"{stem}.json"),
         {"args": vars(args), "results": records, "load_before": load_before},
     )
     return 0

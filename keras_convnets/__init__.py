@@ -7,34 +7,35 @@ Example:
     (None, 10)
 """
 
-from keras_convnets import _logs
+from keras_convnets import _interrupt, _logs
 
 _logs.from_environment()  # before TensorFlow starts: KERAS_CONVNETS_TF_LOG=PATH
 
-from keras_convnets import data  # noqa: E402
-from keras_convnets.analysis import cost  # noqa: E402
-from keras_convnets.data.imagenet import decode_predictions, preprocess_input  # noqa: E402
-from keras_convnets.models import layers, weights  # noqa: E402
-from keras_convnets.models.googlenet import GoogLeNet, InceptionV1  # noqa: E402
-from keras_convnets.models.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
-from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
-from keras_convnets.models.inference import optimize_for_inference  # noqa: E402
-from keras_convnets.models.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
-from keras_convnets.models.resnet import (  # noqa: E402
-    ResNet18,
-    ResNet20,
-    ResNet32,
-    ResNet34,
-    ResNet44,
-    ResNet50,
-    ResNet56,
-    ResNet101,
-    ResNet110,
-    ResNet152,
-    ResNet1202,
-)
-from keras_convnets.models.saving import load_model  # noqa: E402
-from keras_convnets.models.twin import copy_weights, tf_keras_twin  # noqa: E402
+with _interrupt.quiet_while_starting():  # a command line's Ctrl-C: no traceback
+    from keras_convnets import data  # noqa: E402
+    from keras_convnets.analysis import cost  # noqa: E402
+    from keras_convnets.data.imagenet import decode_predictions, preprocess_input  # noqa: E402
+    from keras_convnets.models import layers, weights  # noqa: E402
+    from keras_convnets.models.googlenet import GoogLeNet, InceptionV1  # noqa: E402
+    from keras_convnets.models.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
+    from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
+    from keras_convnets.models.inference import optimize_for_inference  # noqa: E402
+    from keras_convnets.models.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
+    from keras_convnets.models.resnet import (  # noqa: E402
+        ResNet18,
+        ResNet20,
+        ResNet32,
+        ResNet34,
+        ResNet44,
+        ResNet50,
+        ResNet56,
+        ResNet101,
+        ResNet110,
+        ResNet152,
+        ResNet1202,
+    )
+    from keras_convnets.models.saving import load_model  # noqa: E402
+    from keras_convnets.models.twin import copy_weights, tf_keras_twin  # noqa: E402
 
 __version__ = "0.1.0"
 

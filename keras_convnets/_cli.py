@@ -75,20 +75,50 @@ def _known(err) -> bool:
     )
 
 
+_SIGNALS = {"interrupted": False}  # set by the handler that run_absl installs
+
+
 def cli_errors(main):
-    """Decorates ``main``: known errors become one sentence on stderr and exit status 1 (130)."""
+    """Decorates ``main``: known errors become one sentence on stderr and exit status 1 (130).
+
+    After a Ctrl-C any exception is the interruption's: native code (the TFLite
+    converter, a tf.data pipeline) may turn the ``KeyboardInterrupt`` into an
+    error of its own, which must not read as a bug or a failed conversion.
+    """
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
         except BaseException as err:
-            if not _known(err):
+            interrupted = isinstance(err, KeyboardInterrupt) or (
+                _SIGNALS["interrupted"] and not isinstance(err, SystemExit)
+            )
+            if interrupted:
+                err = KeyboardInterrupt()
+            elif not _known(err):
                 raise
             print(f"error: {one_sentence(err)}", file=sys.stderr, flush=True)
-            return EXIT_INTERRUPTED if isinstance(err, KeyboardInterrupt) else EXIT_ERROR
+            return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
 
     return wrapper
+
+
+def _note_interrupts() -> None:
+    """Python's Ctrl-C handler, which also records that the command was interrupted."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # ignored or someone else's: left alone
+
+    def handler(signum, frame):
+        _SIGNALS["interrupted"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
 
 
 def _existing_ancestor(path: str) -> str:
@@ -150,6 +180,7 @@ def run_absl(main, module, argv=None):
     sys.modules["__main__"].__doc__ = module.__doc__
     for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    _note_interrupts()
     try:
         app.run(main, argv=argv)
     except SystemExit as done:
@@ -157,3 +188,20 @@ def run_absl(main, module, argv=None):
         if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
             raise SystemExit(0) from None
         raise
+    finally:
+        _ignore_interrupts_during_teardown()
+
+
+def _ignore_interrupts_during_teardown() -> None:
+    """The command is over (outputs committed or its error said); only teardown is left.
+
+    Python gives SIGINT back its default action early in its shutdown, and
+    TensorFlow's teardown then takes about a second: a Ctrl-C in that window
+    killed a finished export with no word (exit -2). Ignoring SIGINT now lets
+    the process end with the status its command chose.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

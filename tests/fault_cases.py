@@ -174,11 +174,11 @@ def _export_signal(tmp, sig, label):
             _export_argv(out, classes=7), seed, sig, 0.0, 4.0, ready="converting"
         )
         ok, last = _sentence(err)
-        # Exit 0 is right only if the export was complete when the signal came
-        # (Python ignores Ctrl-C during its own shutdown).
+        # Exit 0 is right only if the export was complete when the signal came (a command
+        # ignores Ctrl-C once it is over: _cli._ignore_interrupts_during_teardown).
         finished = rc == 0 and open(manifest, "rb").read() != before
         if sig == signal.SIGINT and not math.isnan(delay) and not (finished or (rc and ok)):
-            return "traceback", f"seed {seed}: exit {rc}, {last}"
+            return "traceback", f"seed {seed} ({delay:.2f} s): exit {rc}, ...{err[-1500:]}"
         try:
             _verify(out)
         except (ValueError, OSError) as e:
@@ -308,11 +308,20 @@ def train_sigint(tmp):
 def train_disk_full(tmp):
     try:
         with _mount(os.path.join(tmp, "train-full"), "size=1m") as folder:
-            proc = _run(_train_argv(os.path.join(folder, "run"), _idx(tmp)))
+            run = os.path.join(folder, "run")
+            proc = _run(_train_argv(run, _idx(tmp)))
             ok, last = _sentence(proc.stderr)
             if proc.returncode == 0 or not ok:
                 return "traceback", f"exit {proc.returncode}: {last}"
-            return "intact", f"exit {proc.returncode}, '{last}'"
+            left = [
+                os.path.relpath(os.path.join(top, n), run)
+                for top, dirs, files in os.walk(run)
+                for n in dirs + files
+                if n.endswith(("_temp", ".state.json")) or ".tmp-" in n
+            ]
+            if left:  # no checkpoint was complete: neither shards nor its state may stay
+                return "corrupt", f"a failed save left {left}"
+            return "intact", f"exit {proc.returncode}, '{last}'; no half-written checkpoint left"
     except PermissionError as e:
         return "skipped", str(e)
 

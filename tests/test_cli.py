@@ -128,3 +128,99 @@ def test_only_the_package_is_installed():
     cfg.read(os.path.join(os.path.dirname(os.path.dirname(__file__)), "setup.cfg"))
     assert cfg["options.packages.find"]["include"].strip() == "keras_convnets*"
     assert "keras_convnets.__main__:main" in cfg["options.entry_points"]["console_scripts"]
+
+
+_FINISHED_COMMAND = """
+import sys
+from absl import flags
+from keras_convnets._cli import cli_errors, run_absl
+@cli_errors
+def main(argv):
+    import keras, tensorflow as tf  # a teardown that takes about a second
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])(tf.zeros((1, 4)))
+    print("done", flush=True)
+run_absl(main, sys.modules[__name__])
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3])
+def test_ctrl_c_after_a_command_finished_keeps_its_exit_status(delay):
+    # Python restores SIGINT's default early in its shutdown; without the CLI's guard a Ctrl-C
+    # during TensorFlow's teardown ended a finished export with exit -2 (CI, fault scenario).
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _FINISHED_COMMAND],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    for line in proc.stdout:
+        if "done" in line:
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in err, (proc.returncode, err[-500:])
+
+
+@pytest.mark.parametrize("command", [["-m", "recipes.train"], ["-m", "keras_convnets", "list"]])
+def test_ctrl_c_while_a_command_starts_is_one_sentence(command):
+    # `import keras_convnets` imports TensorFlow (seconds) before any main() runs.
+    import signal
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen(
+        [sys.executable, *command, "--help"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(0.7)
+    assert proc.poll() is None, "the command started faster than the test can interrupt it"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, (proc.returncode, err[-800:])
+    assert err.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)"), err[-300:]
+
+
+def test_ctrl_c_while_a_script_imports_the_package_is_pythons_own():
+    from keras_convnets import _interrupt
+
+    assert not _interrupt.is_command_line()  # pytest: a program of its own
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupt.quiet_while_starting():
+            raise KeyboardInterrupt
+
+
+_CONVERTER_SWALLOWS_CTRL_C = """
+import os, signal, sys
+from keras_convnets._cli import cli_errors, run_absl
+@cli_errors
+def main(argv):
+    try:  # native code that turns the KeyboardInterrupt into an error of its own
+        os.kill(os.getpid(), signal.SIGINT)
+        import time; time.sleep(5)
+    except KeyboardInterrupt:
+        raise RuntimeError("ConverterError: <frozen runpy>(198): _run_module_as_main")
+run_absl(main, sys.modules[__name__])
+"""
+
+
+def test_an_error_caused_by_ctrl_c_is_reported_as_the_interruption():
+    import signal
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CONVERTER_SWALLOWS_CTRL_C],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-800:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)")

@@ -162,6 +162,15 @@ def test_image_folder_skips_and_counts_broken_jpegs(tmp_path):
     assert all(float(abs(x).numpy().max()) <= 1.0 for x, _ in batches)
 
 
+def test_image_folder_of_only_unreadable_files_says_so(tmp_path):
+    for cls in ("cat", "dog"):
+        os.makedirs(tmp_path / cls)
+        for i in range(3):
+            (tmp_path / cls / f"{i}.jpg").write_text("not an image")
+    with pytest.raises(ValueError, match=r"All 6 image files of the 'train_full' split are "):
+        data.load_split("folder", "train_full", data_dir=str(tmp_path), val_fraction=0.0)
+
+
 def test_preprocessing_adapts_grey_28x28_to_rgb_32x32_and_is_seeded():
     images, labels = data.load_idx_dataset(FMNIST, "test")
     split = data.Split(

@@ -493,6 +493,7 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
             image = rng.integers(0, 256, size=(30 + 4 * i, 26 + 8 * i, 1), dtype=np.uint8)
             png = tf.io.encode_png(image).numpy()
             (root / label / f"{i}.png").write_bytes(png)
+    (root / "b_class" / "broken.jpg").write_text("not an image")  # skipped and counted
     model = small_cnn(3)
     path = str(tmp_path / "m.keras")
     model.save(path)
@@ -509,6 +510,8 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
     ]
     expected = evaluation.evaluate(model, pairs, crops="center", resize=28, top_k=(1, 2))
     assert report["images"] == 4 and report["resize"] == 28
+    assert report["skipped_images"] == 1 and report["skipped_files"][0].endswith("broken.jpg")
+    assert "skipped 1 unreadable image file(s) of 5" in proc.stdout
     assert report["top1_accuracy"] == pytest.approx(expected["top1_accuracy"])
     assert report["top2_accuracy"] == pytest.approx(expected["top2_accuracy"])
     # Bad values are usage errors naming the flag's problem; nothing is written.
@@ -517,6 +520,12 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
     assert bad.returncode != 0
     assert "`resize` must be at least `size`=24" in bad.stderr
     assert not (tmp_path / "bad.json").exists()
+    # A folder none of whose images can be read: said as such, not "no images".
+    for f in files:
+        f.write_bytes(b"\x89PNG truncated")
+    bad = run_cli("--model_file", path, "--dataset", str(root), "--output", str(out))
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "All 5 image files of the 'all' split are unreadable" in bad.stderr
 
 
 def test_large_arrays_are_evaluated_slice_by_slice():

@@ -284,7 +284,9 @@ def test_every_family_exports_to_every_format(tmp_path, family, quantize):
 def test_qat_end_to_end_resnet20_option_a(tmp_path):
     # Option A: the custom ChannelPadding layer (no-op QuantizeConfig) and 1x1/2 max pooling.
     report = _check_export(tmp_path, "resnet20", {"input_shape": (32, 32, 3)}, "r20", "qat")
-    assert report["io_type"] == "int8"
+    # The default file takes raw uint8 pixels (checked in _check_export) and returns float32
+    # probabilities: io_type sets the output of a raw-pixel file.
+    assert report["io_type"] == "float32"
     meta = json.loads((tmp_path / "r20_qat.json").read_text())
     assert meta["qat"]["steps"] == 2
     # Importing tfmot must not leave tf_keras semantics to child processes.

@@ -45,23 +45,29 @@ def real_images(size, count, *, split="test", offset=0, channels=3):
     return np.repeat(x, channels, axis=-1) if channels != 1 else x
 
 
-def make_trained_like(model, images, seed=0):
+def make_trained_like(model, images, seed=0, kernel_mean=None):
     """Random BN gamma/beta and biases, then moving statistics measured on ``images``.
 
     One training-mode pass with momentum 0 sets every BN's moving mean and
     variance to the batch statistics of its real input (each layer normalised
     by the previous ones' new statistics, as after training).
+
+    Every convolution kernel first gets a common component (``KERNEL_MEAN``
+    standard deviations): see ``_contracting_kernels`` for why.
     """
     rng = np.random.default_rng(seed)
     bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    _contracting_kernels(model, KERNEL_MEAN if kernel_mean is None else kernel_mean)
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
             layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape).astype("float32"))
+    branch_ends = _residual_branch_ends(model)
     for bn in bns:
+        damp = RESIDUAL_SCALE if bn in branch_ends else 1.0
         if bn.scale:
-            bn.gamma.assign(rng.uniform(0.5, 1.5, bn.gamma.shape).astype("float32"))
+            bn.gamma.assign(damp * rng.uniform(0.5, 1.5, bn.gamma.shape).astype("float32"))
         if bn.center:
-            bn.beta.assign(rng.normal(0, 0.3, bn.beta.shape).astype("float32"))
+            bn.beta.assign(damp * rng.normal(0, 0.3, bn.beta.shape).astype("float32"))
     momenta = [bn.momentum for bn in bns]
     for bn in bns:
         bn.momentum = 0.0
@@ -70,6 +76,81 @@ def make_trained_like(model, images, seed=0):
         bn.momentum = momentum
     _rescale_channels(model, rng)
     return bns
+
+
+# A random conv -> BN -> ReLU stack is chaotic: BN divides by the spread of the conv's output
+# over the data, which a ReLU's all-positive input (its mean removed by BN) keeps small, so a
+# perturbation grows by about sqrt(P(z > 0) / Var(relu(z))) = sqrt(0.5 / 0.34) = 1.2 per layer.
+# Measured on plain110 with plain random kernels: unfolded float32 vs float64 up to 0.05 in
+# probability, and two runs of the same float32 model up to 0.2 apart (TensorFlow's reduction
+# order), so at that depth no float32 comparison means anything. Trained networks are not like
+# that (they run in float16 and bfloat16). A common component in each kernel that feeds a BN
+# (KERNEL_MEAN standard deviations) lets the channels' shared mode take part in BN's divisor and
+# damps the growth: ResNet-110's unfolded float32 is then within 3.4e-7 of float64 (1.6e-6
+# without). Too much and the deep plain network forgets its input: at 0.13 plain110 gave every
+# image the same probabilities to 1e-8, at 0.1 it still told images apart but its own rounding
+# was 1.1e-5, and with this test's seed it forgot its input. Such a model is named in CHAOTIC and
+# keeps its random kernels: its float32 evidence is the layer-by-layer check (each folded layer
+# fed the unfolded model's own activations), with float64 exactness.
+KERNEL_MEAN = 0.1
+CHAOTIC = {"plain110"}
+# Relative to the layer's largest output: float32 rounding of a sum of ~10^3 products is ~1e-6.
+LOCAL_TOLERANCE = 1e-5
+
+
+# He et al. (2016), Fig. 7 and Sec. 4.2: a trained ResNet's residual functions have small
+# responses, smaller the deeper the net. Random BN scales of ~1 at the end of every branch add
+# up over the blocks instead: ResNet-1202's unfolded float32 was then 6.1e-6 from float64 and
+# folded vs unfolded 2.2e-5; at 0.3, 3.1e-6 and 1.0e-5; at 0.15, 3.0e-6 and 4.1e-6.
+RESIDUAL_SCALE = 0.15
+
+
+def _residual_branch_ends(model):
+    """The BN layers whose output an ``Add`` reads (the last BN of each residual branch)."""
+    ends = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Add) and layer._inbound_nodes:
+            for parent in layer._inbound_nodes[0].parent_nodes:
+                if isinstance(parent.operation, BN):
+                    ends.append(parent.operation)
+    return ends
+
+
+def _contracting_kernels(model, kernel_mean):
+    for layer in model.layers:
+        readers = layer._outbound_nodes
+        if isinstance(layer, keras.layers.Conv2D) and len(readers) == 1:
+            if isinstance(readers[0].operation, BN):
+                kernel = np.asarray(layer.kernel)
+                layer.kernel.assign((kernel + kernel_mean * kernel.std()).astype("float32"))
+
+
+def folded_pairs(model, folded):
+    """(original layer, its BN, folded layer) for every layer that absorbed a BN."""
+    pairs = []
+    for layer in folded.layers:
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            continue
+        original = model.get_layer(layer.name)
+        readers = original._outbound_nodes
+        if len(readers) == 1 and isinstance(readers[0].operation, BN):
+            pairs.append((original, readers[0].operation, layer))
+    return pairs
+
+
+def local_fold_error(model, folded, x):
+    """Largest relative error of one folded layer fed the unfolded model's own activations."""
+    pairs = folded_pairs(model, folded)
+    probe = keras.Model(model.inputs, [original.input for original, _, _ in pairs])
+    activations = probe(x, training=False)
+    worst = 0.0
+    for (original, bn, layer), a in zip(pairs, activations):
+        want = np.asarray(bn(original(a), training=False), np.float64)
+        if layer.get_config()["activation"] == "relu":
+            want = np.maximum(want, 0.0)
+        got = np.asarray(layer(a), np.float64)
+        worst = max(worst, float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)))
+    return worst, len(pairs)
 
 
 def _rescale_channels(model, rng):
@@ -93,6 +174,7 @@ def _rescale_channels(model, rng):
 
 
 def build_small(name, **overrides):
+    keras.utils.set_random_seed(0)
     info = keras_convnets.model_info(name)
     size = SIZES.get(name, info.input_shape[0] if info.input_shape[0] < 64 else IMAGENET_SIZE)
     overrides.setdefault("input_shape", (size, size, 3))
@@ -102,12 +184,12 @@ def build_small(name, **overrides):
     return info.build(**overrides)
 
 
-def check_fold(model, *, calibrate=32, compare=32):
+def check_fold(model, *, calibrate=32, compare=32, kernel_mean=None):
     """Folds ``model`` (trained-like first); returns (folded, max |dprob|, BN layers, probs)."""
     size = model.input_shape[1]
     calib = keras_convnets.preprocess_input(real_images(size, calibrate), mode="caffe")
     x = keras_convnets.preprocess_input(real_images(size, compare, offset=500), mode="caffe")
-    bns = make_trained_like(model, calib)
+    bns = make_trained_like(model, calib, kernel_mean=kernel_mean)
     reference = keras_convnets.inference_model(model)
     folded = keras_convnets.optimize_for_inference(model)
     expected = np.asarray(reference(x, training=False))
@@ -153,9 +235,11 @@ def assert_stats_trained_like(bns):
 )
 def test_folded_float32_matches_every_registered_model(name):
     model = build_small(name)
-    folded, diff, bns, probs = check_fold(model)
+    folded, diff, bns, probs = check_fold(model, kernel_mean=0.0 if name in CHAOTIC else None)
     # Not a vacuous comparison: the probabilities are not all one-hot or uniform.
     assert 0.01 < float(np.std(probs)) and float(np.min(probs.max(-1))) < 0.999
+    # ... and they depend on the image (a network that forgot its input would pass anything).
+    assert float(np.std(probs, axis=0).max()) > 1e-3, "every image gets the same probabilities"
     # Exactness of the rewrite, free of float32 rounding: the same weights in float64.
     twin = float64_twin(name, model)
     x = keras_convnets.preprocess_input(real_images(model.input_shape[1], 32, offset=500), "caffe")
@@ -164,15 +248,20 @@ def test_folded_float32_matches_every_registered_model(name):
     assert folded64.get_layer("predictions").kernel.dtype == "float64"
     if keras.backend.backend() == "tensorflow":
         assert np.abs(probabilities(folded64, x.astype("float64")) - exact).max() <= EXACT
-    # float32: within 1e-5 of the unfolded model, or, where float32 rounding in the
-    # unfolded model itself is larger (deep random networks amplify it), no farther
-    # from the float64 result than the unfolded model is.
+    # float32, layer by layer: each fold only rounds (see LOCAL_TOLERANCE).
+    if bns:
+        local, folds = local_fold_error(model, folded, x[:4])
+        assert local <= LOCAL_TOLERANCE, f"{name}: a folded layer is off by {local:.3g}"
+        assert folds >= len(bns) - 2 * len(model.outputs), (folds, len(bns))
+    # float32, end to end: within 1e-5 of the unfolded model, whose own rounding (against
+    # float64) is within that too, except for the CHAOTIC ones (see KERNEL_MEAN).
     noise = float(np.abs(probs - exact).max())
-    folded_error = float(np.abs(probabilities(folded, x) - exact).max())
-    assert diff <= TOLERANCE or folded_error <= 1.5 * noise, (
-        f"{name}: max |dprob| {diff:.3g}; vs float64: folded {folded_error:.3g}, "
-        f"unfolded {noise:.3g}"
-    )
+    # Folded and unfolded each carry their own rounding: comparing them to 1e-5 is meaningful
+    # when each is within half of that of the exact result.
+    if noise > TOLERANCE / 2:
+        assert name in CHAOTIC, f"{name}: unfolded float32 is {noise:.3g} from float64"
+    else:
+        assert diff <= TOLERANCE, f"{name}: max |dprob| {diff:.3g} (rounding: {noise:.3g})"
     if bns:
         assert_stats_trained_like(bns)
         assert not any(isinstance(layer, BN) for layer in folded.layers)
@@ -227,14 +316,8 @@ def test_bn_googlenet_folds():
 @pytest.mark.parametrize("name", ["inception_v3", "inception_v2"])
 def test_inception_with_aux_head_at_299(name):
     model = keras_convnets.get_model(name, classes=10)
-    folded, diff, _, probs = check_fold(model, calibrate=8, compare=8)
-    if diff > TOLERANCE:  # as above: float32 rounding of the deep random network itself
-        twin = float64_twin(name, model, input_shape=(299, 299, 3), aux_logits=True)
-        x = keras_convnets.preprocess_input(real_images(299, 8, offset=500), "caffe")
-        exact = probabilities(twin, x.astype("float64"))
-        noise = float(np.abs(probs - exact).max())
-        folded_error = float(np.abs(probabilities(folded, x) - exact).max())
-        assert folded_error <= 1.5 * noise, (diff, folded_error, noise)
+    folded, diff, _, _ = check_fold(model, calibrate=8, compare=8)
+    assert diff <= TOLERANCE, diff
     assert not any(layer.name.startswith("aux") for layer in folded.layers)
 
 

@@ -17,6 +17,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 # A module may import its own layer and the layers below it.
 LAYERS = {
     "keras_convnets._logs": 0,
+    "keras_convnets._interrupt": 0,
     "keras_convnets._cli": 0,
     "keras_convnets.atomic": 0,
     "keras_convnets.models": 1,

@@ -138,12 +138,27 @@ def _files_dataset(files, labels, channels):
     return tf.data.Dataset.from_tensor_slices((list(files), list(labels))).map(load)
 
 
-def _image_folder(path, channels):
-    """Images under ``path/<class>/<image>``: :func:`keras_convnets.data.list_image_folder`."""
+def _image_folder(path):
+    """The images under ``path/<class>/<image>`` as one split; unreadable files are left out
+    and listed in its ``skipped`` (as training does), and said in the report."""
     from keras_convnets import data
 
-    files, labels, _ = data.list_image_folder(path)
-    return _files_dataset(files, labels, channels)
+    paths, labels, names = data.list_image_folder(path)
+    split = data.Split(
+        "folder", "all", len(names), len(paths), (None, None, 3),
+        paths=paths, labels=labels, class_names=names,
+    )  # fmt: skip
+    split, split.skipped = data.verify_images(split)
+    if split.skipped:
+        print(
+            f"skipped {len(split.skipped)} unreadable image file(s) of {len(paths)}, e.g. "
+            f"{split.skipped[0]}"
+        )
+    return split
+
+
+def _skipped(split) -> dict:
+    return {"skipped_images": len(split.skipped), "skipped_files": list(split.skipped[:50])}
 
 
 def _match_channels_tf(image, label, channels):
@@ -174,7 +189,8 @@ def _idx_split():
 
 
 def _load_dataset(channels):
-    """Arrays ``(images, labels)`` or a ``tf.data`` pipeline, matched to the model's channels."""
+    """Arrays ``(images, labels)`` or a ``tf.data`` pipeline, matched to the model's channels,
+    and the report's entries on files left out (``skipped_images``, ``skipped_files``)."""
     from keras_convnets import data
 
     name = FLAGS.dataset
@@ -190,11 +206,12 @@ def _load_dataset(channels):
         )
         source = _from_split(split, channels)
         if not isinstance(source, tuple):
-            return source
+            return source, _skipped(split)
     elif any("-idx" in f for f in os.listdir(name)):
         source = data.load_idx_dataset(name, _idx_split())
     else:
-        return _image_folder(name, channels)
+        split = _image_folder(name)
+        return _files_dataset(split.paths, split.labels, channels), _skipped(split)
     images, labels = source
     if FLAGS.max_images:
         images, labels = images[: FLAGS.max_images], labels[: FLAGS.max_images]
@@ -203,7 +220,7 @@ def _load_dataset(channels):
         images = images.repeat(3, axis=-1)
     elif images.shape[-1] != channels:
         _fail(f"--dataset images have {images.shape[-1]} channels, the model takes {channels}.")
-    return images, labels
+    return (images, labels), {}
 
 
 def _preprocess():
@@ -283,12 +300,7 @@ def _run_split(run):
     if not (FLAGS["dataset"].present or FLAGS["data_dir"].present):
         split = run.load_split(FLAGS.split)
     elif os.path.isdir(FLAGS.dataset):
-        paths, labels, names = data.list_image_folder(FLAGS.dataset)
-        split = data.Split(
-            "folder", "all", len(names), len(paths), (None, None, 3),
-            paths=paths, labels=labels, class_names=names,
-        )  # fmt: skip
-        split, _ = data.verify_images(split)
+        split = _image_folder(FLAGS.dataset)
     else:
         split = data.load_split(
             FLAGS.dataset if FLAGS["dataset"].present else run.dataset,
@@ -338,6 +350,7 @@ def _evaluate_run():
     )
     report = dict(result, run=run.directory, transform=transform, top_k=list(ks))
     report.update(dataset=split.name, split=split.split, seconds=round(time.time() - start, 3))
+    report.update(_skipped(split))
     own = not (FLAGS["dataset"].present or FLAGS["data_dir"].present or FLAGS.max_images)
     reported = run.metrics.get("test_accuracy") if own and FLAGS.split == "test" else None
     if reported is not None:
@@ -373,7 +386,7 @@ def _evaluate_models(scales):
         + f", preprocess {FLAGS.preprocess}, {channels} channel(s). A model trained by "
         "recipes.train has its own transform: evaluate it with --run=MODEL_DIR."
     )
-    dataset = _load_dataset(channels)
+    dataset, skipped = _load_dataset(channels)
     _warn_full_image_crops(dataset, size)
     start = time.time()
     result = evaluation.evaluate(
@@ -388,7 +401,7 @@ def _evaluate_models(scales):
         model_names=names, dataset=FLAGS.dataset, split=FLAGS.split, data_dir=FLAGS.data_dir,
         size=size, resize=FLAGS.resize, scales=list(scales) if scales else None,
         preprocess=FLAGS.preprocess, top_k=list(ks), transform=transform, fold=FLAGS.fold,
-        seconds=round(time.time() - start, 3),
+        seconds=round(time.time() - start, 3), **skipped,
     )  # fmt: skip
     return result, ks, report
 

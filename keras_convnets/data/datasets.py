@@ -436,7 +436,8 @@ def verify_images(split: Split, *, parallel: int = 8):
 
     An unreadable or corrupt file (a truncated JPEG, a text file named
     ``.jpg``) must never kill a run: it is dropped here and counted in the
-    run summary. In-memory and TFDS splits are returned unchanged.
+    run summary. A split none of whose files is readable raises ``ValueError``
+    saying so. In-memory and TFDS splits are returned unchanged.
 
     Example:
         >>> from keras_convnets import data
@@ -457,6 +458,11 @@ def verify_images(split: Split, *, parallel: int = 8):
     )
     good = np.array([int(i) for i, _ in ds.ignore_errors().as_numpy_iterator()], dtype=np.int64)
     bad = sorted(set(range(split.num_examples)) - set(good.tolist()))
+    if split.num_examples and not len(good):
+        raise ValueError(
+            f"All {split.num_examples} image files of the {split.split!r} split are unreadable "
+            f"(not images, or corrupt), e.g. {str(split.paths[0])!r}."
+        )
     out = dataclasses.replace(
         split, paths=split.paths[good], labels=split.labels[good], num_examples=len(good)
     )

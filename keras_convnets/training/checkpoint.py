@@ -4,11 +4,14 @@ The state (step, schedule state, history) of checkpoint ``ckpt-N`` is written
 atomically to ``ckpt-N.state.json`` BEFORE the checkpoint itself; the
 manager's index file (also replaced atomically) names a checkpoint only once
 its files are complete. A kill at any moment therefore leaves the previous
-checkpoint and its state usable.
+checkpoint and its state usable. A save that fails (a full disk) removes what it
+had written; the shards a killed save left are removed when the next run starts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import shutil
@@ -34,18 +37,40 @@ class Checkpointer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=max_to_keep, checkpoint_name="ckpt"
         )
+        if chief:
+            self._remove_leftovers()
 
     def save(self, step: int, state: dict) -> str:
         prefix = os.path.join(self.directory, f"ckpt-{step}")
-        if self.chief:
-            write_json_atomic(prefix + ".state.json", state)
-        path = self.manager.save(checkpoint_number=step)
+        try:
+            if self.chief:
+                write_json_atomic(prefix + ".state.json", state)
+            path = self.manager.save(checkpoint_number=step)
+        except BaseException:  # a full disk, Ctrl-C: no half-written checkpoint stays behind
+            self._remove_unfinished(prefix)
+            raise
         if self.chief:
             self._drop_orphan_states()
         else:
             shutil.rmtree(self.directory, ignore_errors=True)
             os.makedirs(self.directory, exist_ok=True)
         return path
+
+    def _remove_unfinished(self, prefix):
+        """Removes what a failed save of ``prefix`` left: TensorFlow's ``<prefix>_temp/``
+        shards, and the state file that no checkpoint names."""
+        shutil.rmtree(prefix + "_temp", ignore_errors=True)
+        if self.chief and os.path.basename(prefix) not in {
+            os.path.basename(p) for p in self.manager.checkpoints
+        }:
+            with contextlib.suppress(OSError):
+                os.remove(prefix + ".state.json")
+
+    def _remove_leftovers(self):
+        """Shards of a save that a killed process left (``ckpt-N_temp/``): never named by the
+        index, so never read; removed so that they do not pile up."""
+        for path in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*_temp")):
+            shutil.rmtree(path, ignore_errors=True)
 
     def _drop_orphan_states(self):
         kept = {os.path.basename(p) for p in self.manager.checkpoints}
