@@ -67,10 +67,12 @@ def litert_accuracy(tflite_path, run_card):
     return 100.0 * hits / len(labels)
 
 
-@pytest.mark.slow
-def test_photos_to_phone(tmp_path):
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory):
+    """The walkthrough's commands once: train, fine-tune, evaluate, export int8 (raw pixels)."""
     from keras_convnets.training import run
 
+    tmp_path = tmp_path_factory.mktemp("photos_to_phone")
     photos = write_photo_folder(tmp_path / "photos", 50)
     base = tmp_path / "runs" / "base"
     common = ["--dataset=folder", f"--data_dir={photos}", "--batch_size=32", "--verbose=2",
@@ -81,19 +83,28 @@ def test_photos_to_phone(tmp_path):
     printed = cli("recipes.train", "--recipe=finetune", f"--weights={base}", "--model=resnet20",
                   "--epochs=2", f"--model_dir={tuned}", *common)  # fmt: skip
     assert "Initial weights from the run" in printed
-    card = run.load_run(tuned)
-    assert card.weights == str(base) and card.class_names == ["bag", "sneaker", "trouser", "tshirt"]
-
     report = tmp_path / "eval.json"
-    printed = cli("recipes.evaluate", f"--run={tuned}", f"--output={report}")
-    result = json.loads(report.read_text())
+    evaluated = cli("recipes.evaluate", f"--run={tuned}", f"--output={report}")
+    tflite = tmp_path / "phone" / "model.tflite"
+    cli("export", f"--run={tuned}", "--quantize=int8", f"--output={tflite}", "--eval_count=500")
+    return dict(
+        tmp=tmp_path, photos=photos, base=base, card=run.load_run(tuned), tflite=tflite,
+        report=json.loads(report.read_text()), evaluated=evaluated,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_photos_to_phone(phone):
+    tmp_path, photos, card, tflite = phone["tmp"], phone["photos"], phone["card"], phone["tflite"]
+    assert card.weights == str(phone["base"])
+    assert card.class_names == ["bag", "sneaker", "trouser", "tshirt"]
+
+    result, printed = phone["report"], phone["evaluated"]
     assert "transform (from" in printed and "top-4 acc" in printed  # top_k = min(5, classes)
     assert result["images"] == card.metrics["num_test"] == 20
     assert result["top1_accuracy"] == card.metrics["test_accuracy"]  # exactly the run's figure
     assert "the same" in printed
 
-    tflite = tmp_path / "phone" / "model.tflite"
-    cli("export", f"--run={tuned}", "--quantize=int8", f"--output={tflite}", "--eval_count=500")
     parity = json.loads((tmp_path / "phone" / "model.parity.json").read_text())
     meta = json.loads((tmp_path / "phone" / "model.json").read_text())
     assert parity["samples"] == 20 and photos in parity["eval_set"]
@@ -103,3 +114,37 @@ def test_photos_to_phone(tmp_path):
     assert labels == card.class_names
     assert parity["keras_accuracy"] == pytest.approx(100.0 * card.metrics["test_accuracy"])
     assert litert_accuracy(str(tflite), card) == pytest.approx(parity["export_accuracy"])
+
+
+@pytest.mark.slow
+@pytest.mark.mediapipe
+def test_photos_folder_through_mediapipe(phone, tmp_path):
+    """MediaPipe's ImageClassifier on the walkthrough's int8 file and the folder's own JPEG
+    files (decoded to RGB as a phone's image decoder does): the same top-1 and category names
+    as the LiteRT interpreter, for every photo of the folder."""
+    import glob
+
+    from PIL import Image
+    from test_tflite_app import feed_like_an_app
+
+    from keras_convnets.deploy import metadata
+
+    python = os.environ.get("MEDIAPIPE_PYTHON") or sys.executable
+    files = sorted(glob.glob(os.path.join(phone["photos"], "*", "*.jpg")))
+    rgb = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+    np.save(tmp_path / "photos.npy", rgb)
+    result = tmp_path / "mediapipe.json"
+    run = subprocess.run(
+        [python, os.path.join(ROOT, "tests", "mediapipe_client.py"), str(phone["tflite"]),
+         str(tmp_path / "photos.npy"), str(result)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    mp_result = json.loads(result.read_text())
+    content = phone["tflite"].read_bytes()
+    ours = feed_like_an_app(content, rgb)
+    names = metadata.associated_files(content)["labels.txt"].decode().splitlines()
+    assert names == phone["card"].class_names
+    assert len(files) == 200 and len(mp_result["index"]) == len(files)
+    assert np.array_equal(np.array(mp_result["index"]), ours)  # 100% agreement
+    assert mp_result["name"] == [names[i] for i in ours]
