@@ -110,6 +110,19 @@ def test_building_with_refuses_anything_but_keras_or_tf_keras_and_restores():
         assert isinstance(resnet.ResNet20(), keras.Model)
 
 
+def test_build_spec_never_names_the_keras_module():
+    from keras_convnets.models import _common
+
+    model = resnet.ResNet20(classes=4)
+    twin = tf_keras_twin(model)
+    assert isinstance(twin, tf_keras.Model) and _compat.current().is_keras3
+    for built in (model, twin):
+        arch, kwargs = _common.build_spec(built)
+        assert arch == "resnet20" and kwargs["classes"] == 4
+        assert "keras_module" not in kwargs
+    assert "keras_module" not in str(model.get_config())
+
+
 def test_copy_weights_refuses_mismatches_before_assigning():
     source = resnet.ResNet20(classes=10)
     target = legacy(resnet.ResNet20, classes=5)
