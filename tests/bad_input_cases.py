@@ -156,7 +156,6 @@ BAD_ARGS = {
     "classes": [0, -1, 2.5, "10", True],
     "classifier_activation": [3, ["softmax"]],
     "name": ["", 3],
-    "keras_module": ["keras", 5],
     "shortcut": ["D", 1],
     "conv_bias": ["no", 1],
     "residual": ["no", 1, None],

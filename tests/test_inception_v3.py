@@ -499,7 +499,6 @@ def test_imagenet_with_aux_head_is_refused_before_download(local_server):
             {"weights": "imagenet", "aux_logits": False, "classifier_activation": "relu"},
             ["`classifier_activation`", "'relu'"],
         ),
-        ({"keras_module": np}, ["`keras_module`", "numpy"]),
     ],
 )
 def test_bad_arguments(kwargs, words, local_server):

@@ -12,12 +12,12 @@ import keras_convnets
 
 BUILDERS = [n for n in keras_convnets.__all__ if n[0].isupper() and n != "ModelInfo"]
 EXTRAS = {
-    "GoogLeNet": ["aux_logits", "batch_norm", "style", "keras_module"],
-    "InceptionV1": ["aux_logits", "batch_norm", "style", "keras_module"],
-    "InceptionV2": ["aux_logits", "dropout", "style", "keras_module"],
-    "InceptionV3": ["aux_logits", "dropout", "style", "keras_module"],
+    "GoogLeNet": ["aux_logits", "batch_norm", "style"],
+    "InceptionV1": ["aux_logits", "batch_norm", "style"],
+    "InceptionV2": ["aux_logits", "dropout", "style"],
+    "InceptionV3": ["aux_logits", "dropout", "style"],
 }
-RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "style", "keras_module"]
+RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "style"]
 SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3"}
 
 
@@ -45,6 +45,18 @@ def test_signature_is_keras_applications_plus_keyword_only_extras(name):
         fn(no_such_arg=1)
     with pytest.raises(TypeError):  # a ninth positional argument: the extras are keyword-only
         fn(True, None, None, None, None, 10, "softmax", "x", "extra")
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_keras_module_is_no_longer_an_argument(name):
+    # API change (issue 11): the tf_keras twin is built by keras_convnets.tf_keras_twin;
+    # the builders themselves build Keras 3 only and refuse the old keyword.
+    import tf_keras
+
+    fn = getattr(keras_convnets, name)
+    assert "keras_module" not in inspect.signature(fn).parameters
+    with pytest.raises(TypeError, match="unexpected keyword argument 'keras_module'"):
+        fn(keras_module=tf_keras)
 
 
 @pytest.mark.parametrize(

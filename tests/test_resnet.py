@@ -179,7 +179,7 @@ def test_keras_applications_signature_and_keyword_only_extras(fn):
     assert [p.name for p in ours[: len(ref)]] == ref
     assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in ours[: len(ref)])
     extras = ours[len(ref) :]
-    names = ["shortcut", "residual", "conv_bias", "style", "keras_module"]
+    names = ["shortcut", "residual", "conv_bias", "style"]
     assert [p.name for p in extras] == names
     assert all(p.kind is p.KEYWORD_ONLY for p in extras)
     with pytest.raises(TypeError):
@@ -344,7 +344,6 @@ def test_legacy_keras2_h5_loads_into_resnet101_152(arch, tmp_path, rng):
         ({"input_shape": (32, 32, 0)}, ["`input_shape`", "channels"]),
         ({"weights": "/no/such/file.weights.h5"}, ["`weights`", "/no/such/file.weights.h5"]),
         ({"weights": 3}, ["`weights`", "weights=3", "'imagenet'"]),
-        ({"keras_module": np}, ["`keras_module`", "numpy", "tf_keras"]),
     ],
 )
 def test_bad_arguments_cifar(kwargs, words):

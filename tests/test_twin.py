@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tf_keras
 
-from keras_convnets.models import registry, resnet
+from keras_convnets.models import _compat, registry, resnet
 from keras_convnets.models.twin import copy_weights, tf_keras_twin
 
 
@@ -85,9 +85,47 @@ def test_twin_of_loaded_model_needs_no_arch(tmp_path, rng):
         tf_keras_twin(plain)  # not built by keras_convnets: it must be told
 
 
+def legacy(builder, **kwargs):
+    """``builder(**kwargs)`` built with tf_keras (a twin without copied weights)."""
+    with _compat.building_with(tf_keras):
+        return builder(**kwargs)
+
+
+def test_building_with_refuses_anything_but_keras_or_tf_keras_and_restores():
+    for bad, shown in ((np, "'numpy'"), ("tf_keras", "\"'tf_keras'\""), (5, "'5'")):
+        with pytest.raises(ValueError) as info:
+            with _compat.building_with(bad):
+                pass
+        message = str(info.value)
+        assert "`keras_module`" in message and "tf_keras" in message
+        assert f"Received: keras_module={shown}" in message, message
+    assert _compat.current().is_keras3
+    with pytest.raises(RuntimeError):
+        with _compat.building_with(tf_keras) as api:
+            assert not api.is_keras3 and _compat.current() is api
+            raise RuntimeError("fails mid-build")
+    assert _compat.current().is_keras3  # restored after the failure
+    assert isinstance(resnet.ResNet20(), keras.Model)
+    with _compat.building_with(keras):
+        assert isinstance(resnet.ResNet20(), keras.Model)
+
+
+def test_build_spec_never_names_the_keras_module():
+    from keras_convnets.models import _common
+
+    model = resnet.ResNet20(classes=4)
+    twin = tf_keras_twin(model)
+    assert isinstance(twin, tf_keras.Model) and _compat.current().is_keras3
+    for built in (model, twin):
+        arch, kwargs = _common.build_spec(built)
+        assert arch == "resnet20" and kwargs["classes"] == 4
+        assert "keras_module" not in kwargs
+    assert "keras_module" not in str(model.get_config())
+
+
 def test_copy_weights_refuses_mismatches_before_assigning():
     source = resnet.ResNet20(classes=10)
-    target = resnet.ResNet20(classes=5, keras_module=tf_keras)
+    target = legacy(resnet.ResNet20, classes=5)
     before = [w.copy() for w in target.get_weights()]
     with pytest.raises(ValueError) as info:
         copy_weights(source, target)
@@ -96,9 +134,9 @@ def test_copy_weights_refuses_mismatches_before_assigning():
     for a, b in zip(target.get_weights(), before):
         np.testing.assert_array_equal(a, b)
 
-    deeper = resnet.ResNet32(keras_module=tf_keras)
+    deeper = legacy(resnet.ResNet32)
     with pytest.raises(ValueError, match="no namesake"):
         copy_weights(source, deeper)
     projected = resnet.ResNet20(shortcut="B")
     with pytest.raises(ValueError, match="no namesake.*conv3_block1_0"):
-        copy_weights(projected, resnet.ResNet20(shortcut="A", keras_module=tf_keras))
+        copy_weights(projected, legacy(resnet.ResNet20, shortcut="A"))

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets.models import resnet
+from keras_convnets.models import _compat, resnet
 from keras_convnets.models import weights as weights_lib
 
 
@@ -153,7 +153,8 @@ def _keras3_file(tmp_path, model, name):
 def _legacy_file(tmp_path, name, **kwargs):
     import tf_keras
 
-    twin = resnet.ResNet20(keras_module=tf_keras, **kwargs)
+    with _compat.building_with(tf_keras):
+        twin = resnet.ResNet20(**kwargs)
     path = tmp_path / f"{name}.h5"
     twin.save_weights(str(path))
     return path
@@ -200,7 +201,8 @@ def test_classes_mismatch_names_layer_and_shapes_and_keeps_weights(fmt, tmp_path
 def test_shallower_model_refuses_deeper_legacy_file(tmp_path):
     import tf_keras
 
-    twin = resnet.ResNet32(keras_module=tf_keras)
+    with _compat.building_with(tf_keras):
+        twin = resnet.ResNet32()
     path = tmp_path / "r32.h5"
     twin.save_weights(str(path))
     model = resnet.ResNet20()

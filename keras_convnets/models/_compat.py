@@ -1,16 +1,21 @@
 """What a builder needs from "the Keras it builds with": Keras 3 or legacy tf_keras.
 
-Every builder in this package takes a keyword-only ``keras_module`` so that the
-same architecture code produces either a Keras 3 model (the default) or its
-legacy-Keras twin. tensorflow-model-optimization's quantization-aware training
-only accepts tf_keras models, so the twin is what the export path quantizes.
+The public builders build Keras 3 models and know nothing of tf_keras: they ask
+:func:`current` for the API to build with. Inside :func:`building_with`
+``(tf_keras)`` the same architecture code produces the model's legacy-Keras
+twin instead. tensorflow-model-optimization's quantization-aware training only
+accepts tf_keras models, so the twin (:func:`keras_convnets.models.twin.tf_keras_twin`,
+the only caller) is what the export path quantizes.
 
 Only this module and :mod:`keras_convnets.models.layers` know how the two differ.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -37,6 +42,41 @@ class KerasAPI:
 
     def get_source_inputs(self, tensor):
         return self.module.utils.get_source_inputs(tensor)
+
+
+# The API of the Keras the builders in this context build with (None: Keras 3).
+_BUILDING_WITH: contextvars.ContextVar = contextvars.ContextVar(
+    "keras_convnets_building_with", default=None
+)
+
+
+def current() -> KerasAPI:
+    """The API of the Keras being built with: Keras 3 unless inside :func:`building_with`."""
+    api = _BUILDING_WITH.get()
+    return _keras3() if api is None else api
+
+
+@contextlib.contextmanager
+def building_with(keras_module) -> Iterator[KerasAPI]:
+    """Builders called inside build with ``keras_module`` (``None``, ``keras`` or ``tf_keras``).
+
+    Raises ``ValueError`` (naming ``keras_module``) for anything else when
+    entered. Yields the resolved :class:`KerasAPI`. Only the tf_keras twin
+    (:func:`keras_convnets.models.twin.tf_keras_twin`) needs it.
+
+    Example:
+        >>> import keras_convnets
+        >>> from keras_convnets.models import _compat
+        >>> with _compat.building_with(None):
+        ...     keras_convnets.ResNet20().name
+        'resnet20'
+    """
+    api = resolve(keras_module)
+    token = _BUILDING_WITH.set(api)
+    try:
+        yield api
+    finally:
+        _BUILDING_WITH.reset(token)
 
 
 def resolve(keras_module=None) -> KerasAPI:

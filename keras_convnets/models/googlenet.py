@@ -456,7 +456,6 @@ def GoogLeNet(
     aux_logits=None,
     batch_norm=False,
     style=None,
-    keras_module=None,
 ):
     """Builds GoogLeNet (Szegedy et al. 2014, Table 1), with its auxiliary classifiers.
 
@@ -476,7 +475,6 @@ def GoogLeNet(
       module doc); default ``None``: ``"torch"`` when ``weights`` is
       ``"torchvision"``, ``"torchvision:IMAGENET1K_V1"`` or a ``.pth`` /
       ``.safetensors`` file, else ``"paper"``.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
 
     No ImageNet weights are hosted for GoogLeNet (``weights="imagenet"``
     raises). Input: at least 65x65 with the aux heads (their 5x5 pool needs a
@@ -503,7 +501,7 @@ def GoogLeNet(
         name=name,
     )
     with_aux = bool(include_top) and aux_logits
-    api = _compat.resolve(keras_module)
+    api = _compat.current()
     input_shape = _resolve_input_shape(
         api, input_shape, input_tensor, include_top, weights, with_aux
     )

@@ -338,7 +338,6 @@ def Inception(
     aux_logits=None,
     dropout=DEFAULT_DROPOUT,
     style=None,
-    keras_module=None,
 ):
     """Builds ``arch`` (``"inception_v3"`` or ``"inception_v2"``); see the module doc.
 
@@ -357,7 +356,6 @@ def Inception(
       v3 only, see the module doc); default None: ``"torch"`` when
       ``weights`` names a torchvision/timm source or a ``.pth`` /
       ``.safetensors`` file.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
 
     Defaults: input (299, 299, 3), 1000 classes, ``weights=None`` (nothing is
     downloaded unless ``weights="imagenet"``: for Inception v3 it fetches the
@@ -385,7 +383,7 @@ def Inception(
         aux_logits=aux_logits,
     )
     with_aux = include_top and aux_logits
-    api = _compat.resolve(keras_module)
+    api = _compat.current()
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
         input_tensor=input_tensor,
@@ -611,7 +609,6 @@ def InceptionV3(
     aux_logits=None,
     dropout=DEFAULT_DROPOUT,
     style=None,
-    keras_module=None,
 ):
     """Builds Inception v3 (Szegedy et al. 2015, Table 1); arguments as :func:`Inception`.
 
@@ -642,7 +639,6 @@ def InceptionV2(
     aux_logits=None,
     dropout=DEFAULT_DROPOUT,
     style=None,
-    keras_module=None,
 ):
     """Builds Inception v2 (Szegedy et al. 2015, Table 1); arguments as :func:`Inception`.
 

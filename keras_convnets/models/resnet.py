@@ -218,7 +218,6 @@ def ResNet(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds the ResNet ``arch`` (a key of :data:`RESNET_SPECS`).
 
@@ -236,7 +235,6 @@ def ResNet(
       timm's v1.5 layout, see :func:`_check_style`); default ``None``:
       ``"torch"`` when ``weights`` is ``"torchvision"``, ``"timm"``,
       ``"<source>:<tag>"`` or a ``.pth`` / ``.safetensors`` file, else ``"paper"``.
-    * ``keras_module``: ``tf_keras`` builds the legacy-Keras twin.
 
     Defaults: the input and classes of the spec (224x224x3 and 1000, or
     32x32x3 and 10 on CIFAR), ``weights=None`` (nothing is downloaded unless
@@ -259,7 +257,7 @@ def ResNet(
         name=name,
     )
     _check_weights_fit(weights, options)
-    api = _compat.resolve(keras_module)
+    api = _compat.current()
     input_shape = _common.resolve_input_shape(
         input_shape=input_shape,
         input_tensor=input_tensor,
@@ -483,7 +481,6 @@ def ResNet18(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-18 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
 
@@ -516,7 +513,6 @@ def ResNet34(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-34 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
 
@@ -548,7 +544,6 @@ def ResNet50(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-50 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
 
@@ -581,7 +576,6 @@ def ResNet101(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-101 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
 
@@ -614,7 +608,6 @@ def ResNet152(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-152 (He et al. 2015, Table 1); arguments as :func:`ResNet`.
 
@@ -644,7 +637,6 @@ def ResNet20(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-20 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 
@@ -674,7 +666,6 @@ def ResNet32(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-32 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 
@@ -704,7 +695,6 @@ def ResNet44(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-44 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 
@@ -734,7 +724,6 @@ def ResNet56(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-56 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 
@@ -764,7 +753,6 @@ def ResNet110(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-110 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 
@@ -794,7 +782,6 @@ def ResNet1202(
     residual=True,
     conv_bias=None,
     style=None,
-    keras_module=None,
 ):
     """Builds ResNet-1202 for CIFAR (He et al. 2015, §4.2, CIFAR-10); arguments as :func:`ResNet`.
 

@@ -1,13 +1,15 @@
 """The legacy-Keras (tf_keras) twin of a model, with its weights copied exactly.
 
-tensorflow-model-optimization quantizes tf_keras models only; this package's
-builders take ``keras_module=tf_keras`` and produce the same architecture there
-(same layer names), and :func:`copy_weights` moves the trained weights across.
+tensorflow-model-optimization quantizes tf_keras models only; :func:`tf_keras_twin`
+calls this package's builders inside :func:`keras_convnets.models._compat.building_with`
+``(tf_keras)``, so they produce the same architecture there (same layer names), and
+:func:`copy_weights` moves the trained weights across. This is the one place that
+asks for a tf_keras build: the public builders have no such argument.
 """
 
 from __future__ import annotations
 
-from keras_convnets.models import _common, registry
+from keras_convnets.models import _common, _compat, registry
 
 
 def copy_weights(source, target):
@@ -85,7 +87,7 @@ def tf_keras_twin(model, arch=None, **build_kwargs):
         kwargs.setdefault("input_shape", tuple(model.input_shape[1:]))
     kwargs = dict(kwargs)
     kwargs.update(build_kwargs)
-    kwargs["keras_module"] = tf_keras
     kwargs["weights"] = None
-    twin = registry.model_info(arch).build(**kwargs)
+    with _compat.building_with(tf_keras):
+        twin = registry.model_info(arch).build(**kwargs)
     return copy_weights(model, twin)
