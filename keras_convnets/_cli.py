@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import errno
 import functools
+import gc
+import logging
 import os
 import sys
 import tempfile
@@ -94,12 +96,16 @@ def cli_errors(main):
             interrupted = isinstance(err, KeyboardInterrupt) or (
                 _SIGNALS["interrupted"] and not isinstance(err, SystemExit)
             )
-            if interrupted:
-                err = KeyboardInterrupt()
-            elif not _known(err):
+            if not interrupted and not _known(err):
                 raise
-            print(f"error: {one_sentence(err)}", file=sys.stderr, flush=True)
-            return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
+            sentence = one_sentence(KeyboardInterrupt() if interrupted else err)
+            if interrupted:  # what half-done work logs as it is collected is noise
+                logging.disable(logging.WARNING)
+        # The exception's frames, and what they held, are collected before the sentence, so
+        # that anything they log (TensorFlow's warnings of an unfinished restore) comes first.
+        gc.collect()
+        print(f"error: {sentence}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
 
     return wrapper
 
@@ -189,19 +195,26 @@ def run_absl(main, module, argv=None):
             raise SystemExit(0) from None
         raise
     finally:
-        _ignore_interrupts_during_teardown()
+        _quiet_teardown()
 
 
-def _ignore_interrupts_during_teardown() -> None:
+def _quiet_teardown() -> None:
     """The command is over (outputs committed or its error said); only teardown is left.
 
-    Python gives SIGINT back its default action early in its shutdown, and
-    TensorFlow's teardown then takes about a second: a Ctrl-C in that window
-    killed a finished export with no word (exit -2). Ignoring SIGINT now lets
-    the process end with the status its command chose.
+    * Python gives SIGINT back its default action early in its shutdown, and
+      TensorFlow's teardown then takes about a second: a Ctrl-C in that window
+      killed a finished export with no word (exit -2). SIGINT is ignored now,
+      so the process ends with the status its command chose.
+    * Objects collected at exit still log: an interrupted export's half-done
+      checkpoint restore printed dozens of "Value in checkpoint could not be
+      found" warnings after the command's ``error:`` sentence. Python logging
+      is off from here on, so that sentence stays the last line.
     """
+    import logging
     import signal
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stderr.flush()
+    logging.disable(logging.CRITICAL)

@@ -175,7 +175,7 @@ def _export_signal(tmp, sig, label):
         )
         ok, last = _sentence(err)
         # Exit 0 is right only if the export was complete when the signal came (a command
-        # ignores Ctrl-C once it is over: _cli._ignore_interrupts_during_teardown).
+        # ignores Ctrl-C once it is over: _cli._quiet_teardown).
         finished = rc == 0 and open(manifest, "rb").read() != before
         if sig == signal.SIGINT and not math.isnan(delay) and not (finished or (rc and ok)):
             return "traceback", f"seed {seed} ({delay:.2f} s): exit {rc}, ...{err[-1500:]}"

@@ -224,3 +224,54 @@ def test_an_error_caused_by_ctrl_c_is_reported_as_the_interruption():
     )
     assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-800:]
     assert proc.stderr.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)")
+
+
+_NOISY_TEARDOWN = """
+import atexit, logging, sys
+from keras_convnets._cli import cli_errors, run_absl
+@cli_errors
+def main(argv):
+    # What an interrupted checkpoint restore does when it is collected at exit.
+    atexit.register(lambda: logging.getLogger("tensorflow").warning("Value in checkpoint ..."))
+    raise ValueError("`--output` cannot be written.")
+run_absl(main, sys.modules[__name__])
+"""
+
+
+def test_the_error_sentence_stays_the_last_line_after_teardown():
+    proc = subprocess.run(
+        [sys.executable, "-c", _NOISY_TEARDOWN], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 1, proc.stderr[-800:]
+    assert proc.stderr.strip().splitlines()[-1] == "error: `--output` cannot be written."
+    assert "Value in checkpoint" not in proc.stderr
+
+
+_HALF_DONE_RESTORE = """
+import logging, os, signal, sys, time
+from keras_convnets._cli import cli_errors, run_absl
+class Status:  # like TensorFlow's load status: it logs what was not restored when collected
+    def __del__(self):
+        logging.getLogger("tensorflow").warning("Value in checkpoint could not be found")
+@cli_errors
+def main(argv):
+    status = Status()
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+run_absl(main, sys.modules[__name__])
+"""
+
+
+def test_ctrl_c_sentence_is_not_followed_by_what_half_done_work_logs():
+    import signal
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _HALF_DONE_RESTORE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.returncode == 130, proc.stderr[-800:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)")
+    assert "Value in checkpoint" not in proc.stderr
