@@ -56,4 +56,8 @@ def quiet_while_starting():
         if not is_command_line():
             raise
         print("error: interrupted (Ctrl-C) while starting; nothing was written.", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Half-imported modules (TensorFlow's) are in no state to be torn down: their exit
+        # handlers may fail and print tracebacks. Nothing was written yet, so end at once.
+        os._exit(EXIT_INTERRUPTED)

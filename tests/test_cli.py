@@ -212,11 +212,13 @@ run_absl(main, sys.modules[__name__])
 """
 
 
-def test_an_error_caused_by_ctrl_c_is_reported_as_the_interruption():
+def _interrupted_program(script):
+    """Runs ``script`` as a command line (SIGINT as a terminal leaves it); checks that it
+    ended as an interruption: exit 130, the one sentence last, no traceback."""
     import signal
 
     proc = subprocess.run(
-        [sys.executable, "-c", _CONVERTER_SWALLOWS_CTRL_C],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=120,
@@ -224,6 +226,11 @@ def test_an_error_caused_by_ctrl_c_is_reported_as_the_interruption():
     )
     assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-800:]
     assert proc.stderr.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)")
+    return proc
+
+
+def test_an_error_caused_by_ctrl_c_is_reported_as_the_interruption():
+    _interrupted_program(_CONVERTER_SWALLOWS_CTRL_C)
 
 
 _NOISY_TEARDOWN = """
@@ -263,15 +270,5 @@ run_absl(main, sys.modules[__name__])
 
 
 def test_ctrl_c_sentence_is_not_followed_by_what_half_done_work_logs():
-    import signal
-
-    proc = subprocess.run(
-        [sys.executable, "-c", _HALF_DONE_RESTORE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    assert proc.returncode == 130, proc.stderr[-800:]
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)")
+    proc = _interrupted_program(_HALF_DONE_RESTORE)
     assert "Value in checkpoint" not in proc.stderr
