@@ -64,5 +64,17 @@ def local_server(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def no_conversion(monkeypatch):
+    """Fails the test if any TFLite or SavedModel conversion starts (checks done before work)."""
+    from keras_convnets.deploy import savedmodel, tflite
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("conversion started although the arguments were invalid")
+
+    monkeypatch.setattr(tflite, "convert", forbidden)
+    monkeypatch.setattr(savedmodel, "write_serving_savedmodel", forbidden)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)

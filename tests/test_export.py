@@ -56,17 +56,6 @@ def _files(directory):
 # ----------------------------------------------------------------------------- errors
 
 
-@pytest.fixture
-def no_conversion(monkeypatch):
-    """Fails the test if any conversion starts."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("conversion started although the arguments were invalid")
-
-    monkeypatch.setattr(tflite, "convert", forbidden)
-    monkeypatch.setattr(savedmodel, "write_serving_savedmodel", forbidden)
-
-
 @pytest.mark.parametrize(
     "kwargs, match",
     [

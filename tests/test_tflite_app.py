@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets.deploy import metadata, preprocessing, savedmodel, tflite
+from keras_convnets.deploy import metadata, preprocessing, tflite
 from keras_convnets.deploy.exporter import export_model
 from keras_convnets.models import resnet
 
@@ -39,15 +39,6 @@ def _model(**kwargs):
 
 
 # ----------------------------------------------------------------------------- refusals
-
-
-@pytest.fixture
-def no_conversion(monkeypatch):
-    def forbidden(*args, **kwargs):
-        raise AssertionError("conversion started although the arguments were invalid")
-
-    monkeypatch.setattr(tflite, "convert", forbidden)
-    monkeypatch.setattr(savedmodel, "write_serving_savedmodel", forbidden)
 
 
 @pytest.mark.parametrize(
