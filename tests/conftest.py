@@ -75,6 +75,29 @@ def no_conversion(monkeypatch):
     monkeypatch.setattr(savedmodel, "write_serving_savedmodel", forbidden)
 
 
+@pytest.fixture(scope="session")
+def trained_resnet20_weights(tmp_path_factory):
+    """Weights of ResNet-20 (option A, 32x32x3, preprocessing "tf") trained 3 epochs (~190
+    steps, about a minute) on 4,000 Fashion-MNIST training images; trained once per session
+    for the export and phone-app tests."""
+    from keras_convnets.data import preprocessing
+    from keras_convnets.deploy import datasets
+    from keras_convnets.models import resnet
+
+    keras.utils.set_random_seed(0)
+    images, labels = datasets.load_images("fashion_mnist", "train", count=4000, seed=2)
+    x = preprocessing.prepare_numpy(images, size=(32, 32), channels=3, mode="tf")
+    model = resnet.ResNet20(input_shape=(32, 32, 3))
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9  # a short run: moving statistics must catch up
+    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
+    model.fit(x, labels, batch_size=64, epochs=3, verbose=0)
+    path = tmp_path_factory.mktemp("trained") / "resnet20.weights.h5"
+    model.save_weights(path)
+    return path
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -344,32 +344,15 @@ def test_qat_refuses_a_twin_that_differs(monkeypatch):
 # ----------------------------------------------------------------------------- trained model
 
 
-TRAIN_COUNT = 4000
 EVAL_COUNT = 1000
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """ResNet-20 (option A) trained ~1 min on 4,000 Fashion-MNIST images at 32x32x3.
-
-    Preprocessing "tf" (not the registry's "caffe"): the export must record and
-    apply the training normalisation it is given.
-    """
-    from keras_convnets.deploy import datasets
-
-    keras.utils.set_random_seed(0)
-    images, labels = datasets.load_images("fashion_mnist", "train", count=TRAIN_COUNT, seed=2)
-    x = preprocessing.prepare_numpy(images, size=(32, 32), channels=3, mode="tf")
-    model = resnet.ResNet20(input_shape=(32, 32, 3))
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            # A short run: moving statistics must catch up within ~200 steps.
-            layer.momentum = 0.9
-    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
-    model.fit(x, labels, batch_size=64, epochs=3, verbose=0)
-    path = tmp_path_factory.mktemp("trained") / "resnet20.weights.h5"
-    model.save_weights(path)
-    return path
+def trained(trained_resnet20_weights):
+    """ResNet-20 (option A) trained ~1 min on 4,000 Fashion-MNIST images at 32x32x3 (the
+    conftest fixture). Preprocessing "tf" (not the registry's "caffe"): the export must record
+    and apply the training normalisation it is given."""
+    return trained_resnet20_weights
 
 
 def _export_trained(tmp_path, weights, quantize, **kwargs):

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_convnets.deploy import metadata, preprocessing, tflite
+from keras_convnets.deploy import metadata, tflite
 from keras_convnets.deploy.exporter import export_model
 from keras_convnets.models import resnet
 
@@ -194,28 +194,17 @@ def feed_like_an_app(content, images):
 # ----------------------------------------------------------------------------- trained
 
 
-TRAIN_COUNT = 4000
 EVAL_COUNT = 1000
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """ResNet-20 (option A) trained ~1 min (~190 steps) on 4,000 Fashion-MNIST images."""
+def trained(trained_resnet20_weights):
+    """ResNet-20 (option A) trained ~1 min (~190 steps) on 4,000 Fashion-MNIST images (the
+    conftest fixture) and the test images it is checked on."""
     from keras_convnets.deploy import datasets
 
-    keras.utils.set_random_seed(0)
-    images, labels = datasets.load_images("fashion_mnist", "train", count=TRAIN_COUNT, seed=2)
-    x = preprocessing.prepare_numpy(images, size=(32, 32), channels=3, mode="tf")
-    model = resnet.ResNet20(input_shape=(32, 32, 3))
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9  # a short run: moving statistics must catch up
-    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
-    model.fit(x, labels, batch_size=64, epochs=3, verbose=0)
-    path = tmp_path_factory.mktemp("trained") / "resnet20.weights.h5"
-    model.save_weights(path)
     test_images, test_labels = datasets.load_images("fashion_mnist", "test", count=EVAL_COUNT)
-    return path, test_images, test_labels
+    return trained_resnet20_weights, test_images, test_labels
 
 
 def _export(tmp_path, weights, name, **kwargs):
