@@ -18,6 +18,7 @@ with _interrupt.quiet_while_starting():  # a command line's Ctrl-C: no traceback
     from keras_convnets.models import layers, weights  # noqa: E402
     from keras_convnets.models.googlenet import GoogLeNet, InceptionV1  # noqa: E402
     from keras_convnets.models.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
+    from keras_convnets.models.inception_resnet import InceptionResNetV2  # noqa: E402
     from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
     from keras_convnets.models.inference import optimize_for_inference  # noqa: E402
     from keras_convnets.models.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
@@ -34,6 +35,7 @@ with _interrupt.quiet_while_starting():  # a command line's Ctrl-C: no traceback
         ResNet152,
         ResNet1202,
     )
+    from keras_convnets.models.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2  # noqa: E402
     from keras_convnets.models.saving import load_model  # noqa: E402
     from keras_convnets.models.twin import copy_weights, tf_keras_twin  # noqa: E402
 
@@ -60,6 +62,7 @@ __all__ = [
     "GoogLeNet",
     "InceptionV1",
     "InceptionV2",
+    "InceptionResNetV2",
     "InceptionV3",
     "data",
     "deploy",
@@ -76,6 +79,9 @@ __all__ = [
     "ResNet110",
     "ResNet152",
     "ResNet1202",
+    "ResNet50V2",
+    "ResNet101V2",
+    "ResNet152V2",
     "copy_weights",
     "cost",
     "decode_predictions",

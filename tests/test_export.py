@@ -37,6 +37,9 @@ def _families():
     for name in ("inception_v3", "inception_v2"):
         kwargs = {"input_shape": (75, 75, 3), "classes": 10, "aux_logits": False}
         cases.append((name, kwargs, name))
+    cases.append(("resnet50v2", {"input_shape": (64, 64, 3), "classes": 10}, "resnet50v2"))
+    kwargs = {"input_shape": (75, 75, 3), "classes": 10}
+    cases.append(("inception_resnet_v2", kwargs, "inception_resnet_v2"))
     return cases
 
 
@@ -252,13 +255,17 @@ FORMATS = ["savedmodel", "none", "float16", "dynamic", "int8", "qat"]
 
 def _matrix():
     """Every family x every format. Default: ResNet-20 (option A) in every format but
-    QAT, and every family in float32; the rest (QAT: 0.5-2 min each) is slow."""
+    QAT, and every family but Inception-ResNet-v2 in float32; the rest (QAT: 0.5-2 min
+    each) is slow."""
     for family in _families():
         label = family[2]
         for quantize in FORMATS:
             if label == "resnet20_A" and quantize == "qat":
                 continue  # test_qat_end_to_end_resnet20_option_a
-            fast = quantize == "none" or (label == "resnet20_A" and quantize != "qat")
+            # Inception-ResNet-v2 (54 M parameters even at 75x75): ~2 min in float32, slow.
+            fast = (quantize == "none" and label != "inception_resnet_v2") or (
+                label == "resnet20_A" and quantize != "qat"
+            )
             marks = () if fast else (pytest.mark.slow,)
             yield pytest.param(family, quantize, marks=marks, id=f"{label}-{quantize}")
 

@@ -16,14 +16,18 @@ EXTRAS = {
     "InceptionV1": ["aux_logits", "batch_norm", "style"],
     "InceptionV2": ["aux_logits", "dropout", "style"],
     "InceptionV3": ["aux_logits", "dropout", "style"],
+    "InceptionResNetV2": ["scales"],
+    "ResNet50V2": [],  # exactly keras.applications' signature
+    "ResNet101V2": [],
+    "ResNet152V2": [],
 }
 RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "style"]
-SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3"}
+SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3", "ResNet152V2"}
 
 
 def test_every_builder_is_listed():
     assert set(EXTRAS) | {n for n in BUILDERS if n.startswith("ResNet")} == set(BUILDERS)
-    assert len(BUILDERS) == 15
+    assert len(BUILDERS) == 19
 
 
 @pytest.mark.parametrize("name", BUILDERS)

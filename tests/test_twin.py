@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tf_keras
 
+import keras_convnets
 from keras_convnets.models import _compat, registry, resnet
 from keras_convnets.models.twin import copy_weights, tf_keras_twin
 
@@ -18,15 +19,12 @@ def randomize_bn(model, seed=0):
             # Non-trivial but trained-like statistics: scale ~1, small shifts, so
             # activations stay O(1) and the 1e-5 comparison is not swamped by
             # float32 rounding of exploding logits.
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                    rng.normal(0.0, 0.1, beta.shape).astype("float32"),
-                    rng.normal(0.0, 0.1, mean.shape).astype("float32"),
-                    rng.uniform(0.5, 1.5, var.shape).astype("float32"),
-                ]
-            )
+            # BN without gamma (scale=False, Inception-ResNet) has three weights.
+            shape = layer.get_weights()[0].shape
+            gamma = [rng.uniform(0.5, 1.5, shape)] if layer.scale else []
+            beta = [rng.normal(0.0, 0.1, shape)] if layer.center else []
+            stats = [rng.normal(0.0, 0.1, shape), rng.uniform(0.5, 1.5, shape)]
+            layer.set_weights([w.astype("float32") for w in gamma + beta + stats])
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype("float32")])
@@ -44,6 +42,8 @@ def randomize_bn(model, seed=0):
         (resnet.ResNet18, {"input_shape": (64, 64, 3), "residual": False}),
         (resnet.ResNet18, {"input_shape": (64, 64, 3), "shortcut": "C"}),
         (resnet.ResNet50, {"include_top": False, "pooling": "avg", "input_shape": (48, 48, 1)}),
+        (keras_convnets.ResNet50V2, {"input_shape": (64, 64, 3), "classes": 5}),
+        (keras_convnets.InceptionResNetV2, {"input_shape": (75, 75, 3), "classes": 5}),
     ],
 )
 def test_twin_outputs_equal_keras3(builder, kwargs, rng):

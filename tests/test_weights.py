@@ -63,8 +63,17 @@ def test_weights_url_names_the_keras_applications_files(monkeypatch):
     name, url, digest = weights_lib.weights_url("resnet152", include_top=False)
     assert name == "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5"
     assert digest == "ee4c566cf9a93f14d82f913c2dc6dd0c"
-    assert weights_lib.hosted_models() == ["inception_v3", "resnet101", "resnet152", "resnet50"]
-    with pytest.raises(ValueError, match="'resnet18'.*resnet101, resnet152, resnet50"):
+    assert weights_lib.hosted_models() == [
+        "inception_resnet_v2",
+        "inception_v3",
+        "resnet101",
+        "resnet101v2",
+        "resnet152",
+        "resnet152v2",
+        "resnet50",
+        "resnet50v2",
+    ]
+    with pytest.raises(ValueError, match="'resnet18'.*resnet101, resnet101v2, resnet152"):
         weights_lib.weights_url("resnet18", include_top=True)
 
 

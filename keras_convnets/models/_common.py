@@ -14,7 +14,8 @@ import contextlib
 import os
 import sys
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -355,3 +356,95 @@ def finish_model(
     elif weights is not None:
         weights_lib.load_weights_checked(model, weights)
     return model
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """A family's input: default shape, smallest height/width and why."""
+
+    default_shape: tuple[int, int, int]
+    min_size: int
+    min_reason: str = ""
+    fixed_with_top: bool = True  # ImageNet weights with the classifier need the default shape
+
+
+Head = Callable[..., object]
+
+
+def build_application(
+    arch: str,
+    *,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+    name,
+    input_rule: InputRule,
+    features: Callable,
+    head: Head | None = None,
+    checks: Sequence[Callable[[], None]] = (),
+    check_input: Callable[[tuple], None] | None = None,
+    options: dict | None = None,
+):
+    """The one builder template every family's public builders go through.
+
+    In the order keras.applications' ``ResNet(stack_fn, ...)`` follows: the
+    keras.applications arguments are checked (then the family's ``checks``),
+    the input is resolved against ``input_rule`` (then ``check_input(shape)``),
+    ``features(api, img_input, input_shape)`` builds the network body,
+    ``head(api, body, include_top=, pooling=, classes=, classifier_activation=)``
+    the top (default :func:`classifier_top`), and :func:`finish_model` creates
+    the model, records its build spec (with the family's ``options``) and
+    loads ``weights``. Nothing is built before every argument has been checked.
+    """
+    check_common_args(
+        arch=arch,
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        hosted=arch in weights_lib.HOSTED_WEIGHTS,
+        name=name,
+    )
+    for check in checks:
+        check()
+    api = _compat.current()
+    input_shape = resolve_input_shape(
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=input_rule.default_shape,
+        min_size=input_rule.min_size,
+        include_top=include_top,
+        weights=weights,
+        api=api,
+        arch=arch,
+        fixed_with_top=input_rule.fixed_with_top,
+        min_reason=input_rule.min_reason,
+    )
+    if check_input is not None:
+        check_input(input_shape)
+    img_input = make_input(api, input_shape, input_tensor)
+    body = features(api, img_input, input_shape)
+    head_args = dict(
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+    )
+    outputs = (head or classifier_top)(api, body, **head_args)
+    return finish_model(
+        api,
+        arch=arch,
+        img_input=img_input,
+        input_tensor=input_tensor,
+        outputs=outputs,
+        weights=weights,
+        input_shape=input_shape,
+        name=name,
+        **head_args,
+        **(options or {}),
+    )

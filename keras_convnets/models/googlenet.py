@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import re
 
-from keras_convnets.models import _common, _compat, pretrained
+from keras_convnets.models import _common, pretrained
 from keras_convnets.models.registry import register_model
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
@@ -184,18 +184,12 @@ def _resolve_options(weights, aux_logits, batch_norm, style):
     return style, aux_logits
 
 
-def _resolve_input_shape(api, input_shape, input_tensor, include_top, weights, with_aux):
-    """The input shape, at least 65x65 and fixed with the auxiliary heads, else 32x32."""
-    input_shape = _common.resolve_input_shape(
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=DEFAULT_INPUT_SHAPE,
-        min_size=MIN_SIZE_AUX if with_aux else MIN_SIZE,
-        include_top=include_top,
-        weights=weights,
-        api=api,
-        arch="googlenet",
-        min_reason=(
+def _input_rule(with_aux) -> _common.InputRule:
+    """At least 65x65 with the auxiliary heads, else 32x32."""
+    return _common.InputRule(
+        DEFAULT_INPUT_SHAPE,
+        MIN_SIZE_AUX if with_aux else MIN_SIZE,
+        (
             f"with the auxiliary classifiers: their {AUX_POOL}x{AUX_POOL}/{AUX_POOL_STRIDE} "
             f"average pool needs the 4a grid, ceil(size / {STRIDE_AT_4A}), to be >= {AUX_POOL}; "
             f"without them (aux_logits=False or include_top=False) the minimum is {MIN_SIZE}, "
@@ -204,14 +198,18 @@ def _resolve_input_shape(api, input_shape, input_tensor, include_top, weights, w
             else f"the network's total stride is {TOTAL_STRIDE}; with the auxiliary "
             f"classifiers the minimum is {MIN_SIZE_AUX}"
         ),
+        fixed_with_top=False,
     )
+
+
+def _check_fixed_size(input_shape, with_aux):
+    """The auxiliary heads flatten their pooled grid, so they need a fixed size."""
     if with_aux and None in input_shape[:2]:
         raise ValueError(
             "The auxiliary classifiers flatten a 5x5/3-pooled grid into a fully connected "
             "layer, so height and width must be fixed: pass aux_logits=False for a variable "
             f"input size. Received: input_shape={input_shape}"
         )
-    return input_shape
 
 
 def _ceil_max_pool(api, x, size, stride, name):
@@ -489,54 +487,34 @@ def GoogLeNet(
         [(None, 10), (None, 10), (None, 10)]
     """
     style, aux_logits = _resolve_options(weights, aux_logits, batch_norm, style)
-    arch = "googlenet"
-    _common.check_common_args(
-        arch=arch,
-        include_top=include_top,
-        weights=weights,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        hosted=False,
-        name=name,
-    )
     with_aux = bool(include_top) and aux_logits
-    api = _compat.current()
-    input_shape = _resolve_input_shape(
-        api, input_shape, input_tensor, include_top, weights, with_aux
-    )
-    img_input = _common.make_input(api, input_shape, input_tensor)
-    if style == "torch":
-        x, aux_outputs = _torch_features(api, img_input, input_shape), []
-    else:
-        x, aux_outputs = _paper_features(
-            api, img_input, batch_norm, with_aux, classes, classifier_activation
-        )
-    x = _common.classifier_top(
-        api,
-        x,
+
+    def features(api, img_input, input_shape):  # the last grid and the built aux outputs
+        if style == "torch":
+            return _torch_features(api, img_input, input_shape), []
+        return _paper_features(api, img_input, batch_norm, with_aux, classes, classifier_activation)
+
+    def head(api, body, **head_args):
+        x, aux_outputs = body
+        dropout = TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT
+        x = _common.classifier_top(api, x, dropout=dropout, **head_args)
+        return [x, *aux_outputs] if aux_outputs else x
+
+    return _common.build_application(
+        "googlenet",
         include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        dropout=TORCH_DROPOUT if style == "torch" else MAIN_DROPOUT,
-    )
-    return _common.finish_model(
-        api,
-        img_input=img_input,
-        input_tensor=input_tensor,
-        outputs=[x, *aux_outputs] if aux_outputs else x,
-        name=name,
         weights=weights,
-        arch=arch,
-        include_top=include_top,
+        input_tensor=input_tensor,
         input_shape=input_shape,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        aux_logits=aux_logits,
-        batch_norm=batch_norm,
-        style=style,
+        name=name,
+        input_rule=_input_rule(with_aux),
+        features=features,
+        head=head,
+        check_input=lambda shape: _check_fixed_size(shape, with_aux),
+        options=dict(aux_logits=aux_logits, batch_norm=batch_norm, style=style),
     )
 
 

@@ -110,7 +110,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-from keras_convnets.models import _common, _compat, pretrained
+from keras_convnets.models import _common, pretrained
 from keras_convnets.models import weights as weights_lib
 from keras_convnets.models.registry import register_model
 
@@ -372,59 +372,30 @@ def Inception(
     stem, aux_bn = VARIANTS[arch]
     name = arch if name is None else name
     style, aux_logits = _resolve_options(arch, weights, aux_logits, dropout, style)
-    _check_common_args(
+    with_aux = include_top and aux_logits
+
+    def head(api, body, **head_args):  # body: the last grid and the auxiliary head's input
+        x, aux_input = body
+        aux_input = aux_input if with_aux else None
+        return _top(api, x, aux_input, aux_bn=aux_bn, dropout=dropout, **head_args)
+
+    return _common.build_application(
         arch,
         include_top=include_top,
         weights=weights,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        name=name,
-        aux_logits=aux_logits,
-    )
-    with_aux = include_top and aux_logits
-    api = _compat.current()
-    input_shape = _common.resolve_input_shape(
-        input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=(299, 299, 3),
-        min_size=MIN_SIZE_AUX if with_aux else MIN_SIZE,
-        include_top=include_top,
-        weights=weights,
-        api=api,
-        arch=arch,
-        fixed_with_top=True,
-        min_reason=_min_reason(arch),
-    )
-    img_input = _common.make_input(api, input_shape, input_tensor)
-    x, aux_input = _features(api, img_input, stem, style)
-    outputs = _top(
-        api,
-        x,
-        aux_input if with_aux else None,
-        aux_bn=aux_bn,
-        include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-    )
-    return _common.finish_model(
-        api,
-        img_input=img_input,
-        input_tensor=input_tensor,
-        outputs=outputs,
-        name=name,
-        weights=weights,
-        arch=arch,
-        include_top=include_top,
         input_shape=input_shape,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        aux_logits=aux_logits,
-        dropout=dropout,
-        style=style,
+        name=name,
+        input_rule=_common.InputRule(
+            (299, 299, 3), MIN_SIZE_AUX if with_aux else MIN_SIZE, _min_reason(arch)
+        ),
+        features=lambda api, img_input, _: _features(api, img_input, stem, style),
+        head=head,
+        checks=[lambda: _check_aux_weights(arch, include_top, weights, aux_logits)],
+        options=dict(aux_logits=aux_logits, dropout=dropout, style=style),
     )
 
 
@@ -464,19 +435,8 @@ def _resolve_options(arch, weights, aux_logits, dropout, style):
     return style, aux_logits
 
 
-def _check_common_args(arch, *, include_top, weights, aux_logits, **common):
-    """keras.applications' arguments, and the hosted weights' lack of an auxiliary head."""
-    if not isinstance(include_top, bool):
-        raise ValueError(
-            f"`include_top` must be True or False. Received: include_top={include_top!r}"
-        )
-    _common.check_common_args(
-        arch=arch,
-        include_top=include_top,
-        weights=weights,
-        hosted=arch in weights_lib.HOSTED_WEIGHTS,
-        **common,
-    )
+def _check_aux_weights(arch, include_top, weights, aux_logits):
+    """The hosted weights (keras.applications') have no auxiliary head."""
     if weights == "imagenet" and include_top and aux_logits:
         # Decided: refuse rather than silently drop the head the caller asked for.
         raise ValueError(

@@ -135,7 +135,44 @@ class LocalResponseNormalization(_LocalResponseNormalizationMixin, keras.layers.
     _ops = keras.ops
 
 
-CUSTOM_LAYER_NAMES = ("ChannelPadding", "LocalResponseNormalization")
+class _ScaledResidualMixin:
+    """``shortcut + scale * residual`` (Szegedy et al. 2016, Fig. 20's scaling)."""
+
+    def __init__(self, scale: float, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            raise ValueError(f"`scale` must be a number > 0. Received: scale={scale!r}")
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        shortcut, residual = inputs
+        return shortcut + residual * self.scale
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale})
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ScaledResidual(_ScaledResidualMixin, keras.layers.Layer):
+    """Adds a residual scaled by ``scale`` to its shortcut: ``inputs[0] + scale * inputs[1]``.
+
+    No parameters; keras.applications' ``CustomScaleLayer`` does the same.
+    The Inception-ResNet blocks use it.
+
+    Example:
+        >>> import numpy as np
+        >>> ones = np.ones((1, 2), "float32")
+        >>> np.asarray(ScaledResidual(0.5)([ones, ones])).tolist()
+        [[1.5, 1.5]]
+    """
+
+
+CUSTOM_LAYER_NAMES = ("ChannelPadding", "LocalResponseNormalization", "ScaledResidual")
 
 
 def custom_objects() -> dict:

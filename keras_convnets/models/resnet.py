@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from keras_convnets.models import _common, _compat, pretrained
+from keras_convnets.models import _common, pretrained
 from keras_convnets.models import weights as weights_lib
 from keras_convnets.models.registry import register_model
 
@@ -246,55 +246,28 @@ def ResNet(
     options = _resolve_options(spec, weights, shortcut, residual, conv_bias, style)
     classes = spec.default_classes if classes is None else classes
     name = arch if name is None else name
-    _common.check_common_args(
-        arch=arch,
+
+    def features(api, img_input, _):
+        return _stages(api, _stem(api, img_input, spec, options), spec, options)
+
+    return _common.build_application(
+        arch,
         include_top=include_top,
         weights=weights,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        hosted=arch in weights_lib.HOSTED_WEIGHTS,
-        name=name,
-    )
-    _check_weights_fit(weights, options)
-    api = _compat.current()
-    input_shape = _common.resolve_input_shape(
-        input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=spec.default_input_shape,
-        min_size=spec.total_stride,
-        include_top=include_top,
-        weights=weights,
-        api=api,
-        arch=arch,
-        fixed_with_top=True,
-        min_reason=f"the network's total stride is {spec.total_stride}",
-    )
-    img_input = _common.make_input(api, input_shape, input_tensor)
-    x = _stem(api, img_input, spec, options)
-    x = _stages(api, x, spec, options)
-    x = _common.classifier_top(
-        api,
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-    )
-    return _common.finish_model(
-        api,
-        img_input=img_input,
-        input_tensor=input_tensor,
-        outputs=x,
-        name=name,
-        weights=weights,
-        arch=arch,
-        include_top=include_top,
         input_shape=input_shape,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        **dataclasses.asdict(options),
+        name=name,
+        input_rule=_common.InputRule(
+            spec.default_input_shape,
+            spec.total_stride,
+            f"the network's total stride is {spec.total_stride}",
+        ),
+        features=features,
+        checks=[lambda: _check_weights_fit(weights, options)],
+        options=dataclasses.asdict(options),
     )
 
 

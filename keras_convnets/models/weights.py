@@ -26,7 +26,7 @@ import keras
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 # arch -> (sub-folder, file stem, md5 with top, md5 without top), from
-# keras/src/applications/{resnet,inception_v3}.py.
+# keras/src/applications/{resnet,inception_v3,inception_resnet_v2}.py.
 HOSTED_WEIGHTS = {
     "resnet50": (
         "resnet/",
@@ -46,11 +46,35 @@ HOSTED_WEIGHTS = {
         "100835be76be38e30d865e96f2aaae62",
         "ee4c566cf9a93f14d82f913c2dc6dd0c",
     ),
+    "resnet50v2": (
+        "resnet/",
+        "resnet50v2_weights_tf_dim_ordering_tf_kernels",
+        "3ef43a0b657b3be2300d5770ece849e0",
+        "fac2f116257151a9d068a22e544a4917",
+    ),
+    "resnet101v2": (
+        "resnet/",
+        "resnet101v2_weights_tf_dim_ordering_tf_kernels",
+        "6343647c601c52e1368623803854d971",
+        "c0ed64b8031c3730f411d2eb4eea35b5",
+    ),
+    "resnet152v2": (
+        "resnet/",
+        "resnet152v2_weights_tf_dim_ordering_tf_kernels",
+        "a49b44d1979771252814e80f8ec446f9",
+        "ed17cf2e0169df9d443503ef94b23b33",
+    ),
     "inception_v3": (
         "inception_v3/",
         "inception_v3_weights_tf_dim_ordering_tf_kernels",
         "9a0d58056eeedaa3f26cb7ebd46da564",
         "bcbd6486424b2319ff4ef7d526e38f63",
+    ),
+    "inception_resnet_v2": (
+        "inception_resnet_v2/",
+        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels",
+        "e693bd0210a403b3192acc6073ad2e96",
+        "d19885ff4a710c122648d3b5c3b684e4",
     ),
 }
 
@@ -87,8 +111,25 @@ def download(file_name: str, url: str, md5: str) -> str:
     if cache_dir:
         # get_file silently falls back to /tmp/.keras when the folder does not exist yet.
         os.makedirs(cache_dir, exist_ok=True)
-    return keras.utils.get_file(
-        file_name, url, cache_subdir="models", file_hash=md5, cache_dir=cache_dir
+    try:
+        return keras.utils.get_file(
+            file_name, url, cache_subdir="models", file_hash=md5, cache_dir=cache_dir
+        )
+    except ValueError:  # a file whose hash differs ("Incomplete or corrupted file")
+        raise
+    except Exception as err:  # get_file raises a bare Exception on URL errors
+        raise OSError(offline_message(file_name, url, err)) from None
+
+
+def offline_message(file_name: str, url: str, cause) -> str:
+    """The sentence of a failed download: the URL, and where to put the file by hand."""
+    from keras_convnets.models.pretrained.download import cache_folder
+
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return (
+        f"Could not download {file_name} from {url} ({reason}). Without network, download it "
+        f"elsewhere and place it as {os.path.join(cache_folder(), file_name)}, or pass "
+        f"weights='/path/to/{file_name}'."
     )
 
 

@@ -208,6 +208,10 @@ KERAS_WEIGHTS = (
     _keras("resnet101", 76.4, 92.8, "MIT (Kaiming He's Caffe models)"),
     _keras("resnet152", 76.6, 93.1, "MIT (Kaiming He's Caffe models)"),
     _keras("inception_v3", 77.9, 93.7, "Apache-2.0 (TF-slim)", size=299, resize=342),
+    _keras("resnet50v2", 76.0, 93.0, "Apache-2.0 (keras.applications)"),
+    _keras("resnet101v2", 77.2, 93.8, "Apache-2.0 (keras.applications)"),
+    _keras("resnet152v2", 78.0, 94.2, "Apache-2.0 (keras.applications)"),
+    _keras("inception_resnet_v2", 80.3, 95.3, "Apache-2.0 (TF-slim)", size=299, resize=342),
 )
 
 
