@@ -99,7 +99,18 @@ def make_sandbox(root) -> dict:
     with gzip.open(p["truncated_idx"], "wb") as f:
         f.write(bytes([0, 0, 8, 1]) + (100).to_bytes(4, "big") + bytes(10))
     open(p["bad_class_index"], "w").write(json.dumps({"0": ["n0", "zero"]}))
+    _write_one_class_folder(p["one_class_dir"])
     return p
+
+
+def _write_one_class_folder(root):
+    """A photo folder of one class, beside a hidden .ipynb_checkpoints/ holding a photo too."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(4).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    for folder, name in (("cat", "0.jpg"), (".ipynb_checkpoints", "0-checkpoint.jpg")):
+        os.makedirs(os.path.join(root, folder))
+        Image.fromarray(pixels).save(os.path.join(root, folder, name))
 
 
 _SANDBOX_NAMES = {
@@ -124,6 +135,7 @@ _SANDBOX_NAMES = {
     "random_idx": "random-idx1-ubyte",
     "truncated_idx": "truncated-idx1-ubyte.gz",
     "bad_class_index": "class_index_1.json",
+    "one_class_dir": "one_class_photos",
 }
 MISSING = "/nonexistent/keras_convnets/missing"
 PROC = "/proc/keras_convnets_test/out"
@@ -485,6 +497,15 @@ def api_cases(files) -> list[Case]:
             "data_dir",
             f["corrupt_idx_dir"],
             lambda: quickstart.resolve_data(f["corrupt_idx_dir"], f["idx_dir"] + "_work"),
+        )
+    )
+    cases.append(
+        c(
+            "load_split('folder', data_dir=<one class + hidden folder>)",
+            "files",
+            "data_dir",
+            f["one_class_dir"],
+            lambda: data.load_split("folder", "train", data_dir=f["one_class_dir"]),
         )
     )
     return cases

@@ -433,14 +433,14 @@ def test_evaluate_bad_models_labels_and_dynamic_size():
 # ----------------------------------------------------------------------------- the CLI
 
 
-def small_cnn(seed):
+def small_cnn(seed, classes=10):
     """A tiny 24x24 grayscale classifier with fixed random weights."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((24, 24, 1))
     x = keras.layers.Rescaling(1 / 255.0, name="rescale")(inputs)
     x = keras.layers.Conv2D(4, 5, strides=2, activation="relu", name="conv")(x)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"small_cnn_{seed}")
 
 
@@ -494,7 +494,7 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
             png = tf.io.encode_png(image).numpy()
             (root / label / f"{i}.png").write_bytes(png)
     (root / "b_class" / "broken.jpg").write_text("not an image")  # skipped and counted
-    model = small_cnn(3)
+    model = small_cnn(3, classes=2)  # as many classes as the folder
     path = str(tmp_path / "m.keras")
     model.save(path)
     out = tmp_path / "eval.json"
@@ -511,7 +511,8 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
     expected = evaluation.evaluate(model, pairs, crops="center", resize=28, top_k=(1, 2))
     assert report["images"] == 4 and report["resize"] == 28
     assert report["skipped_images"] == 1 and report["skipped_files"][0].endswith("broken.jpg")
-    assert "skipped 1 unreadable image file(s) of 5" in proc.stdout
+    assert "skipped 1 unreadable image file (not an image, or corrupt): " in proc.stdout
+    assert "broken.jpg" in proc.stdout
     assert report["top1_accuracy"] == pytest.approx(expected["top1_accuracy"])
     assert report["top2_accuracy"] == pytest.approx(expected["top2_accuracy"])
     # Bad values are usage errors naming the flag's problem; nothing is written.

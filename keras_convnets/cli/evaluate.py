@@ -139,22 +139,26 @@ def _files_dataset(files, labels, channels):
 
 
 def _image_folder(path):
-    """The images under ``path/<class>/<image>`` as one split; unreadable files are left out
-    and listed in its ``skipped`` (as training does), and said in the report."""
+    """The images under ``path/<class>/<image>`` as one split; sub-folders and files are
+    skipped as training skips them (:func:`keras_convnets.data.scan_image_folder`), listed in
+    its ``skipped`` and ``skipped_folders``, and said in the report."""
     from keras_convnets import data
 
-    paths, labels, names = data.list_image_folder(path)
+    folder = data.scan_image_folder(path)
     split = data.Split(
-        "folder", "all", len(names), len(paths), (None, None, 3),
-        paths=paths, labels=labels, class_names=names,
+        "folder", "all", len(folder.class_names), len(folder.paths), (None, None, 3),
+        paths=folder.paths, labels=folder.labels, class_names=folder.class_names,
+        skipped_folders=folder.skipped_folders,
     )  # fmt: skip
     split, split.skipped = data.verify_images(split)
-    if split.skipped:
-        print(
-            f"skipped {len(split.skipped)} unreadable image file(s) of {len(paths)}, e.g. "
-            f"{split.skipped[0]}"
-        )
     return split
+
+
+def _say_skipped(split):
+    from keras_convnets import data
+
+    for line in data.describe_skipped(split):
+        print(line)
 
 
 def _skipped(split) -> dict:
@@ -188,10 +192,23 @@ def _idx_split():
     return FLAGS.split
 
 
-def _load_dataset(channels):
+def _check_classes(model_classes, data_classes, names=()):
+    """A model scores only the classes it was trained on: the data must have as many."""
+    if data_classes is not None and data_classes != model_classes:
+        listed = f" ({', '.join(names)})" if names else ""
+        raise ValueError(
+            f"The model has {model_classes} classes, --dataset={FLAGS.dataset} has "
+            f"{data_classes} classes{listed}: its labels would not be the model's. Evaluate "
+            "on data of the model's classes (a run's model: --run=MODEL_DIR)."
+        )
+
+
+def _load_dataset(channels, classes):
     """Arrays ``(images, labels)`` or a ``tf.data`` pipeline, matched to the model's channels,
-    and the report's entries on files left out (``skipped_images``, ``skipped_files``)."""
+    and the report's entries on files left out (``skipped_images``, ``skipped_files``).
+    Data of another number of classes than the model's ``classes`` raises ``ValueError``."""
     from keras_convnets import data
+    from keras_convnets.data.idx import FASHION_MNIST_LABELS
 
     name = FLAGS.dataset
     if name == "fashion_mnist_idx" or (name == "fashion_mnist" and name not in _named_datasets()):
@@ -204,6 +221,8 @@ def _load_dataset(channels):
         split = data.load_split(
             name, FLAGS.split, data_dir=FLAGS.data_dir, max_examples=FLAGS.max_images
         )
+        _check_classes(classes, split.classes, split.class_names)
+        _say_skipped(split)
         source = _from_split(split, channels)
         if not isinstance(source, tuple):
             return source, _skipped(split)
@@ -211,7 +230,11 @@ def _load_dataset(channels):
         source = data.load_idx_dataset(name, _idx_split())
     else:
         split = _image_folder(name)
+        _check_classes(classes, split.classes, split.class_names)
+        _say_skipped(split)
         return _files_dataset(split.paths, split.labels, channels), _skipped(split)
+    if name not in _named_datasets():  # IDX files: (Fashion-)MNIST's ten classes
+        _check_classes(classes, len(FASHION_MNIST_LABELS))
     images, labels = source
     if FLAGS.max_images:
         images, labels = images[: FLAGS.max_images], labels[: FLAGS.max_images]
@@ -316,6 +339,7 @@ def _run_split(run):
             f"The data has {split.classes} classes {list(split.class_names) or ''}, the run "
             f"{run.directory} was trained on {run.classes} {run.class_names}: they must agree."
         )
+    _say_skipped(split)
     if FLAGS.max_images:
         split = data.take_examples(split, range(min(FLAGS.max_images, split.num_examples)))
     return split
@@ -386,7 +410,7 @@ def _evaluate_models(scales):
         + f", preprocess {FLAGS.preprocess}, {channels} channel(s). A model trained by "
         "recipes.train has its own transform: evaluate it with --run=MODEL_DIR."
     )
-    dataset, skipped = _load_dataset(channels)
+    dataset, skipped = _load_dataset(channels, int(models[0].output_shape[-1]))
     _warn_full_image_crops(dataset, size)
     start = time.time()
     result = evaluation.evaluate(

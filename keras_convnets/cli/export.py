@@ -48,7 +48,12 @@ flags.DEFINE_string(
     None,
     "raw (uint8 pixels, transform in the graph; default for int8, qat) or normalized.",
 )
-flags.DEFINE_string("raw_size", None, "H,W of a raw-pixel file (default: the dataset's images).")
+flags.DEFINE_string(
+    "raw_size",
+    None,
+    "H,W of a raw-pixel file (default: the dataset's image size; the model's input size when "
+    "the images differ in size, as photos do: each is then padded or resized as in training).",
+)
 flags.DEFINE_integer("raw_channels", None, "3 (RGB) or 1 (grey) pixels of a raw-pixel file.")
 flags.DEFINE_string("quantizer", "tf", "tf (TensorFlow converter) or ai_edge (AI Edge Quantizer).")
 flags.DEFINE_string("recipe", None, "AI Edge Quantizer recipe, e.g. static_wi8_ai16.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import glob
 import os
 
 import numpy as np
@@ -37,7 +36,9 @@ Image folders (dataset 'folder', data_dir=ROOT), one sub-folder per class:
       is held out as the test split, the same fraction of the rest for validation;
   ROOT/train/<class>/<image> + ROOT/val|validation|test/<class>/<image>: the second
       folder is the test split; validation is a stratified holdout of train/.
-Class names are the sorted sub-folder names; .jpg .jpeg .png .bmp .gif files."""
+Class names are the sorted sub-folder names; .jpg .jpeg .png .bmp .gif files.
+Hidden entries (names starting with '.', e.g. .ipynb_checkpoints/, ._photo.jpg) and
+sub-folders without images are skipped (and named); at least two classes are needed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +162,7 @@ class Split:
     tfds: tuple | None = None  # (builder, split string)
     class_names: tuple = ()
     skipped: list = dataclasses.field(default_factory=list)  # unreadable files left out
+    skipped_folders: tuple = ()  # hidden or imageless sub-folders, not classes
 
     @property
     def fixed_size(self) -> bool:
@@ -212,26 +214,131 @@ def take_examples(split: Split, indices, name: str | None = None) -> Split:
     return out
 
 
-def list_image_folder(directory):
-    """``(paths, labels, class_names)`` of a one-sub-folder-per-class image folder."""
+@dataclasses.dataclass(frozen=True)
+class ImageFolder:
+    """What a one-sub-folder-per-class image folder holds (:func:`scan_image_folder`)."""
+
+    directory: str
+    paths: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+    skipped_folders: tuple  # names of the hidden or imageless sub-folders, sorted
+
+
+def _visible(name: str) -> bool:
+    # .ipynb_checkpoints/, .DS_Store, macOS's ._photo.jpg: never a class, never an image.
+    return not name.startswith(".")
+
+
+def _image_files(folder: str) -> list:
+    return sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if _visible(name)
+        and name.lower().endswith(IMAGE_EXTENSIONS)
+        and os.path.isfile(os.path.join(folder, name))
+    )
+
+
+def scan_image_folder(directory, *, min_classes: int = 2) -> ImageFolder:
+    """The classes and image files of a one-sub-folder-per-class image folder.
+
+    The classes are the visible sub-folders that hold at least one image file
+    (by extension, :data:`IMAGE_EXTENSIONS`), sorted by name; hidden
+    sub-folders (``.ipynb_checkpoints``) and those without images are left in
+    ``skipped_folders``, hidden files (``._photo.jpg``, ``.DS_Store``) are no
+    images. A folder of fewer than ``min_classes`` classes raises ``ValueError``.
+
+    Example:
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> for name in ("cat", "dog", ".ipynb_checkpoints", "empty"):
+        ...     os.makedirs(os.path.join(d, name))
+        >>> for name in ("cat/1.jpg", "dog/1.png", "dog/._1.png"):
+        ...     open(os.path.join(d, name), "wb").close()
+        >>> f = scan_image_folder(d)
+        >>> f.class_names, f.skipped_folders, len(f.paths)
+        (('cat', 'dog'), ('.ipynb_checkpoints', 'empty'), 2)
+    """
     if not os.path.isdir(directory):
         raise ValueError(
             f"`data_dir` must be an image folder with one sub-folder per class. "
             f"Received: data_dir={os.fspath(directory)!r} (not a directory)"
         )
-    classes = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
-    paths, labels = [], []
-    for i, cls in enumerate(classes):
-        for path in sorted(glob.glob(os.path.join(directory, cls, "*"))):
-            if path.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(path)
-                labels.append(i)
-    if not paths:
+    directory = os.fspath(directory)
+    classes, skipped, files = [], [], []
+    for name in sorted(os.listdir(directory)):
+        folder = os.path.join(directory, name)
+        if not os.path.isdir(folder):
+            continue
+        images = _image_files(folder) if _visible(name) else []
+        if images:
+            classes.append(name)
+            files.append(images)
+        else:
+            skipped.append(name)
+    note = f" (skipped, hidden or without images: {', '.join(skipped)})" if skipped else ""
+    if not classes:
         raise ValueError(
             f"No images ({', '.join(IMAGE_EXTENSIONS)}) in class sub-folders of "
-            f"data_dir={os.fspath(directory)!r}."
+            f"data_dir={directory!r}{note}."
         )
-    return np.array(paths), np.array(labels, np.int64), tuple(classes)
+    if len(classes) == 1 and min_classes > 1:
+        raise ValueError(
+            f"The image folder data_dir={directory!r} holds one class, {classes[0]!r} "
+            f"({len(files[0])} images){note}: a classifier needs at least two classes, one "
+            "sub-folder of images each."
+        )
+    labels = np.concatenate([np.full(len(f), i, np.int64) for i, f in enumerate(files)])
+    return ImageFolder(directory, np.array(sum(files, [])), labels, tuple(classes), tuple(skipped))
+
+
+def list_image_folder(directory):
+    """``(paths, labels, class_names)`` of a one-sub-folder-per-class image folder.
+
+    The rules (which sub-folders are classes, which files images) are those of
+    :func:`scan_image_folder`, which also names the sub-folders it skipped.
+    """
+    folder = scan_image_folder(directory)
+    return folder.paths, folder.labels, folder.class_names
+
+
+def describe_skipped(*splits, shown: int = 3) -> list:
+    """The console lines naming what the splits left out: skipped sub-folders, unreadable files.
+
+    One line for the hidden or imageless sub-folders, one for the unreadable
+    image files (the first ``shown`` and their count); ``[]`` when nothing was
+    left out. Every command that reads an image folder prints them.
+
+    Example:
+        >>> s = Split("folder", "train", 2, 0, (None, None, 3), skipped=["a/x.jpg"],
+        ...           skipped_folders=(".ipynb_checkpoints", "empty"))
+        >>> for line in describe_skipped(s):
+        ...     print(line)
+        skipped 2 folders that are hidden or hold no images: .ipynb_checkpoints, empty
+        skipped 1 unreadable image file (not an image, or corrupt): a/x.jpg
+    """
+    folders = sorted({name for s in splits for name in s.skipped_folders})
+    files = sorted({path for s in splits for path in s.skipped})
+    lines = []
+    if folders:
+        what = (
+            "folder that is hidden or holds"
+            if len(folders) == 1
+            else "folders that are hidden or hold"
+        )
+        lines.append(f"skipped {len(folders)} {what} no images: {', '.join(folders)}")
+    if files:
+        what = (
+            "file (not an image, or corrupt)"
+            if len(files) == 1
+            else "files (not images, or corrupt)"
+        )
+        more = f", ... ({len(files) - shown} more)" if len(files) > shown else ""
+        lines.append(
+            f"skipped {len(files)} unreadable image {what}: {', '.join(files[:shown])}{more}"
+        )
+    return lines
 
 
 def _slice(split: Split, start: int, stop: int, name: str) -> Split:
@@ -323,24 +430,29 @@ def _folder_split(data_dir, base_split, val_fraction, seed):
                     f"data_dir={os.fspath(data_dir)!r} has train/ but no test/, val/ or "
                     "validation/ folder for evaluation."
                 )
-        paths, labels, names = list_image_folder(directory)
-        if base_split == "test":
-            train_names = list_image_folder(train_dir)[2]
-            if names != train_names:
+        folder = scan_image_folder(directory, min_classes=1 if base_split == "test" else 2)
+        names, labels = folder.class_names, folder.labels
+        if base_split == "test":  # the classes are train/'s; the test images may lack some
+            names = scan_image_folder(train_dir).class_names
+            extra = sorted(set(folder.class_names) - set(names))
+            if extra:
                 raise ValueError(
-                    f"The class folders of {directory!r} {list(names)} differ from those of "
-                    f"{train_dir!r} {list(train_names)}: both need the same classes."
+                    f"The class folders {extra} of {directory!r} are not classes of "
+                    f"{train_dir!r} {list(names)}: the test images need the training classes."
                 )
-        order = np.random.default_rng(seed).permutation(len(paths))  # classes mixed
+            labels = np.array([names.index(n) for n in folder.class_names], np.int64)[labels]
+        order = np.random.default_rng(seed).permutation(len(folder.paths))  # classes mixed
+        sub = os.path.basename(directory)
         return Split(
             "folder",
             base_split,
             len(names),
-            len(paths),
+            len(folder.paths),
             (None, None, 3),
-            paths=paths[order],
+            paths=folder.paths[order],
             labels=labels[order],
             class_names=names,
+            skipped_folders=tuple(os.path.join(sub, name) for name in folder.skipped_folders),
         )
     # One folder: a stratified val_fraction of each class is the test set.
     if val_fraction <= 0 and base_split == "test":
@@ -349,18 +461,19 @@ def _folder_split(data_dir, base_split, val_fraction, seed):
             "val|validation|test/ sub-folders, so its test split is a held-out fraction: "
             f"`val_fraction` must be > 0. Received: val_fraction={val_fraction}"
         )
-    paths, labels, names = list_image_folder(data_dir)
+    folder = scan_image_folder(data_dir)
     full = Split(
         "folder",
         "folder_rest",
-        len(names),
-        len(paths),
+        len(folder.class_names),
+        len(folder.paths),
         (None, None, 3),
-        paths=paths,
-        labels=labels,
-        class_names=names,
+        paths=folder.paths,
+        labels=folder.labels,
+        class_names=folder.class_names,
+        skipped_folders=folder.skipped_folders,
     )
-    rest, test = stratified_holdout(labels, val_fraction, seed + 1)
+    rest, test = stratified_holdout(folder.labels, val_fraction, seed + 1)
     return take_examples(full, test if base_split == "test" else rest, base_split)
 
 
@@ -848,11 +961,15 @@ def _tfds_stream(split, training, seed, epoch, num_shards, shard_index):
     return ds.shard(num_shards, shard_index)
 
 
-def split_arrays(split: Split, count: int | None = None):
+def split_arrays(split: Split, count: int | None = None, *, size=None):
     """``(images uint8 [N, H, W, C], labels int64 [N])``: the first ``count`` of a split.
 
     Files are decoded exactly as the training pipeline decodes them (3
-    channels). Their sizes must agree, since they are stacked into one array.
+    channels). Images of one size are stacked as stored. Images of different
+    sizes (a folder of photos) need ``size`` ``(height, width)``: each is
+    brought to it by the rule training brings a folder's images to the model
+    input with (:func:`_fit_small`: a smaller image zero-padded, centred; a
+    larger one resized), then rounded to uint8.
 
     Example:
         >>> from keras_convnets import data
@@ -860,6 +977,8 @@ def split_arrays(split: Split, count: int | None = None):
         >>> x.shape, x.dtype.name, y.shape
         ((4, 28, 28, 1), 'uint8', (4,))
     """
+    if size is not None:
+        size = _check_size(size)
     if split.images is not None:
         return split.images[:count], split.labels[:count]
     ds = _source(split, None).map(lambda x, y, i: (x, y))
@@ -875,8 +994,30 @@ def split_arrays(split: Split, count: int | None = None):
         raise ValueError(f"Split {split.name}/{split.split} has no readable images.")
     shapes = sorted({x.shape for x in images})
     if len(shapes) > 1:
-        raise ValueError(
-            f"The images of {split.name}/{split.split} have different sizes {shapes[:3]}; "
-            "as one array they need one size: resize the folder's images first."
-        )
+        if size is None:
+            raise ValueError(
+                f"The images of {split.name}/{split.split} have different sizes {shapes[:3]}; "
+                "as one array they need one: pass `size` (height, width), to which each image "
+                "is padded or resized as training does. Received: size=None"
+            )
+        images = [_fit_uint8(x, size) for x in images]
     return np.stack(images).astype(np.uint8), np.asarray(labels, np.int64)
+
+
+def _check_size(size) -> tuple:
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in size)
+    ):
+        raise ValueError(
+            f"`size` must be (height, width), two integers >= 1. Received: size={size!r}"
+        )
+    return int(size[0]), int(size[1])
+
+
+def _fit_uint8(image, size) -> np.ndarray:
+    import tensorflow as tf
+
+    fitted = _fit_small(tf.cast(image, tf.float32), *size)
+    return np.clip(np.round(np.asarray(fitted)), 0, 255).astype(np.uint8)

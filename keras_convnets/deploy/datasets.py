@@ -76,11 +76,14 @@ def load_split(name, split="test"):
     )
 
 
-def load_images(name, split="test", *, count=None, directory=None, seed=0):
+def load_images(name, split="test", *, count=None, directory=None, seed=0, size=None, log=None):
     """``(images uint8 [N, h, w, c], labels int64 [N])``: ``count`` images drawn with ``seed``.
 
     ``directory`` is the source's ``data_dir``. A given ``count`` always returns
-    the same images.
+    the same images. Images of different sizes (a folder of photos) are brought
+    to ``size`` ``(h, w)`` as training brings them to the model's input
+    (:func:`keras_convnets.data.split_arrays`); images of one size stay as stored.
+    ``log`` (e.g. ``print``) gets the lines naming skipped sub-folders and unreadable files.
 
     Example:
         >>> import tempfile
@@ -97,10 +100,12 @@ def load_images(name, split="test", *, count=None, directory=None, seed=0):
         raise ValueError(f"`count` must be an integer >= 1 or None. Received: count={count!r}")
     src = source(name, directory) if directory is not None else source(name)
     whole = load_split(src, "train_full" if split == "train" and not src.val_fraction else split)
+    for line in data.describe_skipped(whole) if log is not None else ():
+        log(line)
     if whole.images is None and whole.paths is None:  # streamed TFDS: the first ``count``
-        return data.split_arrays(whole, count)
+        return data.split_arrays(whole, count, size=size)
     order = np.random.default_rng(seed).permutation(whole.num_examples)[:count]
-    return data.split_arrays(data.take_examples(whole, order))
+    return data.split_arrays(data.take_examples(whole, order), size=size)
 
 
 def labels_for(name):

@@ -65,8 +65,11 @@ class ExportRequest:
     raw_channels]``, the whole transform in the graph; default for int8 and QAT)
     or ``"normalized"`` (the model's float input; default for float files).
     ``raw_size`` defaults to the size of the export's images (28x28 for
-    Fashion-MNIST), else the model's; ``raw_channels`` (3: RGB, 1: grey) to
-    the model's channels. ``io_type``:
+    Fashion-MNIST), else (none given, or of different sizes: a folder of photos)
+    the model's; ``raw_channels`` (3: RGB, 1: grey) to the model's channels.
+    Images of different sizes are brought to the raw size (normalised input:
+    the model's) as training brings them to the model's input
+    (:func:`keras_convnets.data.split_arrays`). ``io_type``:
     see :func:`keras_convnets.deploy.tflite.check_io`. ``quantizer``: ``"tf"``
     (TensorFlow's converter) or ``"ai_edge"`` (AI Edge Quantizer, ``recipe``
     from :data:`keras_convnets.deploy.ai_edge.RECIPES`). ``model_name``,
@@ -490,15 +493,26 @@ def _preprocessing_mode(r: ExportRequest, key):
 
 
 def _raw_size(r: ExportRequest, model_shape):
-    """The raw pixels' size: given, else that of the export's images, else the model's."""
+    """The raw pixels' size: given, else that of the export's images, else the model's.
+
+    The evaluation images of a dataset are those :func:`load_data` reads: of one
+    size, they keep it; of different sizes, they come at the model's.
+    """
     if r.raw_size is not None:
         return tuple(int(d) for d in r.raw_size)
     if r.eval_images is not None:
         return tuple(int(d) for d in np.shape(r.eval_images)[1:3])
     if r.dataset is not None:
-        images, _ = datasets.load_images(r.dataset, "test", count=1)
+        images, _ = datasets.load_images(
+            r.dataset, "test", count=r.eval_count, size=tuple(model_shape[:2])
+        )
         return tuple(int(d) for d in images.shape[1:3])
     return model_shape[:2]
+
+
+def _image_size(s: Subject) -> tuple:
+    """The size images of different sizes are brought to: the raw pixels', else the model's."""
+    return tuple(s.raw.shape[:2]) if s.raw is not None else tuple(s.input_shape[:2])
 
 
 # ----------------------------------------------------------------------------- 3. data
@@ -509,7 +523,9 @@ def load_data(r: ExportRequest, s: Subject) -> ExportData:
     prep = s.preprocessor.numpy
     eval_images, eval_labels = r.eval_images, r.eval_labels
     if eval_images is None and r.dataset is not None:
-        eval_images, eval_labels = datasets.load_images(r.dataset, "test", count=r.eval_count)
+        eval_images, eval_labels = datasets.load_images(
+            r.dataset, "test", count=r.eval_count, size=_image_size(s), log=r.log
+        )
     elif eval_images is None:
         # Without a labelled set, the parity of numbers still holds on noise images;
         # "accuracy" then measures agreement with the Keras model's own top-1.
@@ -526,7 +542,9 @@ def load_data(r: ExportRequest, s: Subject) -> ExportData:
     if r.quantize == "int8":
         images = r.representative_images
         if images is None:
-            images, _ = datasets.load_images(r.dataset, "train", count=r.representative_count)
+            images, _ = datasets.load_images(
+                r.dataset, "train", count=r.representative_count, size=_image_size(s), log=r.log
+            )
         images = images[: r.representative_count]
         representative = preprocessing.fit_raw(images, s.raw) if s.raw else prep(images)
     return ExportData(
@@ -622,7 +640,9 @@ def _convert_qat(r: ExportRequest, s: Subject, art: Artifact) -> bytes:
     images, labels = r.train_images, r.train_labels
     if images is None:
         count = max(r.representative_count, r.qat_steps * r.qat_batch_size)
-        images, labels = datasets.load_images(r.dataset, "train", count=count, seed=1)
+        images, labels = datasets.load_images(
+            r.dataset, "train", count=count, seed=1, size=_image_size(s)
+        )
     x = s.preprocessor.numpy(images)
     r.log(
         f"QAT: tf_keras twin of {s.full_model.name}, {r.qat_steps} steps of batch "

@@ -173,6 +173,8 @@ class Trainer:
             )
         splits = (self.train_split, self.val_split, self.test_split)
         self.skipped = sorted({path for s in splits for path in s.skipped})
+        for line in data_lib.describe_skipped(*splits):
+            self.log(line)
         self.classes = self.train_split.classes
         info = data_lib.dataset_info(cfg.dataset)
         self.class_names = list(self.train_split.class_names) or info.label_names(self.classes)
