@@ -3,6 +3,7 @@
 * ``train``, ``evaluate``, ``export``: the recipes' command lines
   (:mod:`keras_convnets.cli`; ``keras-convnets train --help`` lists the flags,
   the same as ``python -m recipes.train`` in a checkout).
+* ``predict IMAGE...``: the top-k classes of images (:mod:`keras_convnets.cli.predict`).
 * ``demo``: the offline quickstart (:mod:`keras_convnets.quickstart`).
 
 * ``list [PATTERN]``: registered models with their metadata.
@@ -14,6 +15,9 @@
   weights (``timm:resnet50.a1_in1k``, ``torchvision:resnet50.IMAGENET1K_V2``, or
   a ``.pth``/``.safetensors`` file with ``--model``), converts them without
   PyTorch and writes a Keras weights file, for machines without network.
+
+TensorFlow's native log lines go to ~/.cache/keras_convnets/tensorflow.log
+(KERAS_CONVNETS_TF_LOG=PATH chooses the file; KERAS_CONVNETS_TF_LOG=- shows them).
 """
 
 from __future__ import annotations
@@ -143,8 +147,25 @@ _FORWARDED = {
     "train": ("keras_convnets.cli.train", "train a registered model with a recipe (--help)"),
     "evaluate": ("keras_convnets.cli.evaluate", "evaluate a run or a model (--help)"),
     "export": ("keras_convnets.cli.export", "export to SavedModel or TFLite (--help)"),
+    "predict": ("keras_convnets.cli.predict", "classify images with a run or a file (--help)"),
     "demo": ("keras_convnets.quickstart", "the offline quickstart: train, export, check (--help)"),
 }
+
+DESCRIPTION = """\
+The command line of keras_convnets (also: python -m keras_convnets COMMAND).
+
+  train, evaluate, export   the recipes' command lines (COMMAND --help lists the flags)
+  predict IMAGE...          the top-k classes of photos, with a run, a model or a file
+  demo                      the offline quickstart: train, export int8, check
+  list [PATTERN]            registered models with their metadata (--markdown: a table)
+  summary NAME              the cost table of one model beside the paper's figures
+  table [PATTERN]           builds every registered model, prints params and MACs
+  convert SOURCE OUT.weights.h5
+                            torchvision/timm weights to a Keras weights file, no PyTorch
+
+TensorFlow's native log lines go to ~/.cache/keras_convnets/tensorflow.log
+(KERAS_CONVNETS_TF_LOG=PATH chooses the file; KERAS_CONVNETS_TF_LOG=- shows them).
+"""
 
 
 def _forward(command, rest):
@@ -165,7 +186,7 @@ def main(argv=None):
         return _forward(argv[0], argv[1:])
     parser = argparse.ArgumentParser(
         prog="keras-convnets",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -54,7 +54,49 @@ def one_sentence(err: BaseException) -> str:
         return f"{err.strerror}{where}."
     if _is_tf_error(err, "OpError"):
         return f"{type(err).__name__}: " + _first_line(getattr(err, "message", str(err)))
+    extra = missing_extra(err)
+    if extra:
+        return extra
     return _first_line(str(err)) or type(err).__name__
+
+
+# Optional dependencies: import name or distribution name -> (distribution, extra of setup.cfg).
+OPTIONAL = {
+    "ai_edge_quantizer": ("ai-edge-quantizer", "export"),
+    "ai_edge_litert": ("ai-edge-litert", "export"),
+    "tf_keras": ("tf_keras", "export"),
+    "tensorflow_model_optimization": ("tensorflow-model-optimization", "export"),
+    "flatbuffers": ("flatbuffers", "export"),
+    "tensorflow_datasets": ("tensorflow-datasets", "train"),
+    "matplotlib": ("matplotlib", "train"),
+    "mediapipe": ("mediapipe", "mediapipe"),
+}
+OPTIONAL.update({dist: (dist, extra) for dist, extra in list(OPTIONAL.values())})
+
+
+def missing_extra(err: BaseException) -> str | None:
+    """The sentence for a missing optional dependency, or None if ``err`` is not one.
+
+    Example:
+        >>> err = ModuleNotFoundError("No module named 'mediapipe'", name="mediapipe")
+        >>> missing_extra(err).split("; ")[1]
+        'it comes with the mediapipe extra: pip install "keras_convnets[mediapipe]"'
+    """
+    from importlib import metadata
+
+    if isinstance(err, ModuleNotFoundError) and err.name:
+        key = err.name.split(".")[0]
+    elif isinstance(err, metadata.PackageNotFoundError) and err.args:
+        key = str(err.args[0])
+    else:
+        return None
+    if key not in OPTIONAL:
+        return None
+    dist, extra = OPTIONAL[key]
+    return (
+        f"{dist} is not installed; it comes with the {extra} extra: "
+        f'pip install "keras_convnets[{extra}]"'
+    )
 
 
 def _first_line(text: str) -> str:
@@ -72,9 +114,9 @@ def _is_tf_error(err, name) -> bool:
 
 
 def _known(err) -> bool:
-    return isinstance(err, (ValueError, TypeError, OSError, KeyboardInterrupt)) or _is_tf_error(
-        err, "OpError"
-    )
+    if isinstance(err, (ValueError, TypeError, OSError, KeyboardInterrupt)):
+        return True
+    return _is_tf_error(err, "OpError") or missing_extra(err) is not None
 
 
 _SIGNALS = {"interrupted": False}  # set by the handler that run_absl installs

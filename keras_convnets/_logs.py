@@ -7,9 +7,13 @@ silence the start-up lines. A command-line tool that wants its user to read its
 own lines sends descriptor 2 to a log file and keeps Python's ``sys.stderr``
 (warnings, error sentences) on the terminal.
 
-The environment variable ``KERAS_CONVNETS_TF_LOG=PATH`` does that from the
-first line of ``import keras_convnets`` on, before TensorFlow starts (``make
-demo`` sets it); :func:`send_native_logs_to` does it from the call on.
+The command lines (``keras-convnets ...``, ``python -m keras_convnets``,
+``python -m recipes.train``) do that by default, into
+``~/.cache/keras_convnets/tensorflow.log``, from the first line of ``import
+keras_convnets`` on, before TensorFlow starts. The environment variable
+``KERAS_CONVNETS_TF_LOG=PATH`` chooses the file (in any process; ``make demo``
+sets it), ``KERAS_CONVNETS_TF_LOG=-`` keeps the lines on the terminal;
+:func:`send_native_logs_to` redirects from the call on.
 Standard library only: this module runs before TensorFlow is imported.
 """
 
@@ -62,10 +66,57 @@ def restore_native_logs() -> None:
     _state.clear()
 
 
+SHOW = ("-", "stderr", "show")  # KERAS_CONVNETS_TF_LOG values that keep the lines on the terminal
+MAX_LOG_BYTES = 10 * 2**20  # the default log starts afresh beyond this
+# The scripts a checkout runs (``python -m recipes.train``, ``python -m export``).
+_CHECKOUT_SCRIPTS = ("recipes/train.py", "recipes/evaluate.py", "export/__main__.py")
+
+
+def is_command_line(argv0: str | None = None) -> bool:
+    """True in this package's command lines: ``keras-convnets``, ``python -m keras_convnets``,
+    ``python -m recipes.train|recipes.evaluate|export``; False in scripts and notebooks.
+
+    Example:
+        >>> is_command_line("/venv/bin/keras-convnets"), is_command_line("train_mine.py")
+        (True, False)
+    """
+    if argv0 is None:
+        argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 == "-m":  # runpy is importing the package of ``python -m keras_convnets[.x]``
+        return True
+    name = os.path.basename(argv0)
+    if name in ("keras-convnets", "keras-convnets.exe", "keras-convnets-script.py"):
+        return True
+    return argv0.replace(os.sep, "/").endswith(_CHECKOUT_SCRIPTS)
+
+
+def default_log_path() -> str:
+    """``$XDG_CACHE_HOME/keras_convnets/tensorflow.log`` (``~/.cache/...`` by default)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "keras_convnets", "tensorflow.log")
+
+
 def from_environment() -> str | None:
-    """Applies ``KERAS_CONVNETS_TF_LOG`` if it is set; returns the log path or None."""
+    """Sends TensorFlow's native lines to a file where that is wanted; returns it or None.
+
+    ``KERAS_CONVNETS_TF_LOG=PATH``: to ``PATH``, in any process. Unset: to
+    :func:`default_log_path` in this package's command lines
+    (:func:`is_command_line`), nowhere else. ``-`` (or ``stderr``): left on the
+    terminal.
+    """
     path = os.environ.get(ENV_VAR)
-    if not path:
+    if path is None and is_command_line():
+        default = default_log_path()
+        try:
+            if os.path.getsize(default) > MAX_LOG_BYTES:
+                os.remove(default)
+        except OSError:
+            pass
+        try:
+            return send_native_logs_to(default)
+        except OSError:  # read-only home: the lines stay on the terminal
+            return None
+    if not path or path in SHOW:
         return None
     try:
         return send_native_logs_to(path)

@@ -272,3 +272,60 @@ run_absl(main, sys.modules[__name__])
 def test_ctrl_c_sentence_is_not_followed_by_what_half_done_work_logs():
     proc = _interrupted_program(_HALF_DONE_RESTORE)
     assert "Value in checkpoint" not in proc.stderr
+
+
+# --- TensorFlow's native log lines stay off the terminal of every command line ---
+def _quiet_env(tmp_path, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS_CONVNETS"))}
+    env.update(PYTHONPATH=ROOT, XDG_CACHE_HOME=str(tmp_path / "cache"), **extra)
+    return env
+
+
+def _command_lines():
+    yield [sys.executable, "-m", "keras_convnets"]
+    script = os.path.join(os.path.dirname(sys.executable), "keras-convnets")
+    if os.path.exists(script):  # the installed console script (make venv installs it)
+        yield [script]
+
+
+@pytest.mark.parametrize("prefix", list(_command_lines()), ids=lambda p: os.path.basename(p[-1]))
+def test_native_tensorflow_logs_go_to_a_file_not_the_terminal(tmp_path, prefix):
+    # `summary` builds a model: TensorFlow starts a device (cuInit, cudart_stub lines on CPU).
+    proc = subprocess.run(
+        [*prefix, "summary", "resnet20"],
+        cwd=tmp_path,
+        env=_quiet_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == ""
+    assert "paper: 0.27 M parameters" in proc.stdout
+    assert (tmp_path / "cache" / "keras_convnets" / "tensorflow.log").exists()
+
+
+def test_native_logs_to_a_chosen_file_and_errors_still_on_the_terminal(tmp_path):
+    log = tmp_path / "tf.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "recipes.train", "--model=resnt20"],
+        cwd=ROOT,
+        env=_quiet_env(tmp_path, KERAS_CONVNETS_TF_LOG=str(log)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("error: Unknown model 'resnt20'"), proc.stderr[-2000:]
+    assert log.exists() and not (tmp_path / "cache" / "keras_convnets").exists()
+
+
+def test_which_processes_are_command_lines():
+    from keras_convnets import _logs
+
+    assert _logs.is_command_line("/venv/bin/keras-convnets")
+    assert _logs.is_command_line("-m")  # python -m keras_convnets, while the package imports
+    assert _logs.is_command_line(os.path.join(ROOT, "recipes", "train.py"))
+    assert not _logs.is_command_line("/home/me/train_mine.py")
+    assert not _logs.is_command_line("-c")
+    assert not _logs.is_command_line("")

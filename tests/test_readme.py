@@ -30,7 +30,8 @@ def test_every_registered_model_is_in_the_readme_table():
         assert f"| `{name}` |" in text
 
 
-def test_readme_python_examples_run():
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files (phone/...) where they run
     blocks = _python_blocks(README.read_text())
     assert len(blocks) >= 2
     namespace: dict = {}  # one session, as a reader pasting the blocks in order

@@ -134,13 +134,12 @@ def main(argv):
     import keras_convnets  # noqa: F401  (registers every model)
     from keras_convnets.training import NonFiniteLossError, WorkerLostError, train
 
-    fresh = not os.path.exists(FLAGS.model_dir)
+    fresh = _new_folders(FLAGS.model_dir)
     try:
         check_output_dir(FLAGS.model_dir, "model_dir")
         train(config_from_flags())
     except ValueError as err:
-        if fresh and os.path.isdir(FLAGS.model_dir) and not os.listdir(FLAGS.model_dir):
-            os.rmdir(FLAGS.model_dir)  # a run refused before its first file leaves no trace
+        _remove_if_empty(fresh)
         print(f"error: {err}", file=sys.stderr)
         return 1
     except NonFiniteLossError as err:
@@ -150,7 +149,27 @@ def main(argv):
         print(f"error: {err}", file=sys.stderr)
         sys.stderr.flush()
         os._exit(3)  # collective ops of the dead cluster can block a normal exit
+    except BaseException:  # a failed download, Ctrl-C: said by cli_errors
+        _remove_if_empty(fresh)
+        raise
     return 0
+
+
+def _new_folders(path) -> list:
+    """The folders of ``path`` that do not exist yet, deepest first."""
+    path, missing = os.path.abspath(path), []
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def _remove_if_empty(fresh):
+    """A run that failed before its first file leaves no trace: the folders it made, if empty."""
+    for folder in fresh:
+        if not os.path.isdir(folder) or os.listdir(folder):
+            return
+        os.rmdir(folder)
 
 
 def run(argv=None):
