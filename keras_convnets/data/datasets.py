@@ -286,8 +286,8 @@ def scan_image_folder(directory, *, min_classes: int = 2) -> ImageFolder:
     if len(classes) == 1 and min_classes > 1:
         raise ValueError(
             f"The image folder data_dir={directory!r} holds one class, {classes[0]!r} "
-            f"({len(files[0])} images){note}: a classifier needs at least two classes, one "
-            "sub-folder of images each."
+            f"({len(files[0])} image{'s' if len(files[0]) != 1 else ''}){note}: a classifier "
+            "needs at least two classes, one sub-folder of images each."
         )
     labels = np.concatenate([np.full(len(f), i, np.int64) for i, f in enumerate(files)])
     return ImageFolder(directory, np.array(sum(files, [])), labels, tuple(classes), tuple(skipped))
