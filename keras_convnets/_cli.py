@@ -26,6 +26,7 @@ import functools
 import gc
 import logging
 import os
+import re
 import sys
 import tempfile
 
@@ -214,6 +215,25 @@ def check_output_file(path, flag="output") -> str:
     return path
 
 
+def plain_help(doc: str | None) -> str | None:
+    """A docstring as ``--help`` shows it: plain text, not reStructuredText.
+
+    A paragraph's closing ``::`` becomes ``:``; inline code and Sphinx roles
+    lose their markup; line breaks and indentation stay as written.
+
+    Example:
+        >>> print(plain_help("Run it::\\n\\n    cmd ``--x`` (:func:`f.g`)"))
+        Run it:
+        <BLANKLINE>
+            cmd --x (f.g)
+    """
+    if doc is None:
+        return None
+    doc = re.sub(r"::$", ":", doc, flags=re.M)
+    doc = re.sub(r":(?:func|class|mod|meth|data|attr):`~?([^`]+)`", r"\1", doc)
+    return re.sub(r"``([^`]+)``", r"\1", doc)
+
+
 def run_absl(main, module, argv=None):
     """Runs an absl command line whose flags ``module`` defines, as its own program.
 
@@ -225,7 +245,7 @@ def run_absl(main, module, argv=None):
     """
     from absl import app, flags
 
-    sys.modules["__main__"].__doc__ = module.__doc__
+    sys.modules["__main__"].__doc__ = plain_help(module.__doc__)
     for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     _note_interrupts()

@@ -112,6 +112,11 @@ def test_forwarded_commands_show_their_own_flags(command, flag):
     proc = _keras_convnets(command, "--help")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert flag in proc.stdout and "keras-convnets COMMAND" not in proc.stdout
+    # Plain text: the installed command, its line breaks kept, no reStructuredText markup.
+    usage = proc.stdout.split("flags:")[0]
+    assert f"    keras-convnets {command} --" in usage, usage
+    assert " \\\n        --" in usage, usage  # a continued example keeps its line break
+    assert "``" not in usage and "::" not in usage and ":func:" not in usage, usage
 
 
 def test_forwarded_command_errors_are_one_sentence():

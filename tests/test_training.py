@@ -339,3 +339,12 @@ def test_real_inception_v3_trains_with_its_aux_head(tmp_path):
     assert resolved["input_shape"] == [299, 299, 3] and resolved["preprocessing_mode"] == "tf"
     assert set(resolved["loss_weights"]) == {"predictions", "aux"}
     assert summary["steps"] == 1 and np.isfinite(summary["test_loss"])
+
+
+def test_epochs_asked_are_the_epochs_reported():
+    """--epochs=6 on 300 images at batch 128: round(6 x 300 / 128) = 14 steps, which draw
+    14 x 128 = 1792 images = 5.97 passes (not 14 / (300 // 128) = 7.00, as was reported)."""
+    r = _resolve(epochs=6, batch_size=128, num_train=300)
+    assert (r.steps_per_epoch, r.total_steps) == (2, 14)
+    assert r.epochs == pytest.approx(1792 / 300)
+    assert f"{r.epochs:.2f}" == "5.97"

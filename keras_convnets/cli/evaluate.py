@@ -4,17 +4,17 @@ Examples::
 
     # A finished training run: its model, transform, classes and test split (the
     # accuracy the run reported, on the same images):
-    python -m recipes.evaluate --run runs/photos
+    keras-convnets evaluate --run runs/photos
 
     # The same run on other images of the same classes (an image folder):
-    python -m recipes.evaluate --run runs/photos --dataset new_photos/
+    keras-convnets evaluate --run runs/photos --dataset new_photos/
 
     # A .keras file (repeat --model_file for an ensemble) on Fashion-MNIST:
-    python -m recipes.evaluate --model_file run/model.keras --dataset fashion_mnist \
+    keras-convnets evaluate --model_file run/model.keras --dataset fashion_mnist \
         --crops 10 --resize 32 --output run/eval.json
 
     # A registry model with a weights file, on an image folder (one subfolder per class):
-    python -m recipes.evaluate --model resnet50 --weights w.weights.h5 \
+    keras-convnets evaluate --model resnet50 --weights w.weights.h5 \
         --dataset /data/imagenet/val --crops 144 --preprocess caffe
 
 Prints the input transform used and a table with top-1/top-k accuracy and

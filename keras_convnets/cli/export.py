@@ -1,15 +1,15 @@
-"""Exports a model for deployment and prints its parity report.
+r"""Exports a model for deployment and prints its parity report.
 
 Examples::
 
-    # A finished training run (recipes.train --model_dir): its model, transform,
+    # A finished training run (keras-convnets train --model_dir): its model, transform,
     # labels, and its data for int8 calibration and the parity report:
-    python -m export --run=runs/photos --format=tflite --quantize=int8
+    keras-convnets export --run=runs/photos --format=tflite --quantize=int8
 
-    python -m export --model=resnet20 --weights=run/ckpt.weights.h5 \
+    keras-convnets export --model=resnet20 --weights=run/ckpt.weights.h5 \
         --format=tflite --quantize=int8 --dataset=fashion_mnist
-    python -m export --model=run/model.keras --format=savedmodel --preprocessing=tf
-    python -m export --model=resnet20 --weights=w.weights.h5 --quantize=qat \
+    keras-convnets export --model=run/model.keras --format=savedmodel --preprocessing=tf
+    keras-convnets export --model=resnet20 --weights=w.weights.h5 --quantize=qat \
         --dataset=fashion_mnist --qat_steps=200
 
 Writes ``--output`` (default ``export_out/<model>_<quantize>.tflite`` or

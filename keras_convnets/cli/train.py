@@ -1,22 +1,23 @@
-"""Trains a registered model with a paper's recipe.
+r"""Trains a registered model with a paper's recipe.
 
-    python -m recipes.train --recipe=resnet_cifar --model=resnet56 --dataset=cifar10 \
+    keras-convnets train --recipe=resnet_cifar --model=resnet56 --dataset=cifar10 \
         --model_dir=runs/resnet56
 
 Your own photos (an image folder, layouts below), fine-tuning a finished run or
 ImageNet weights::
 
-    python -m recipes.train --recipe=finetune --weights=imagenet --model=resnet50 \
+    keras-convnets train --recipe=finetune --weights=imagenet --model=resnet50 \
         --dataset=folder --data_dir=photos --model_dir=runs/photos
 
-Flags can come from a file: ``--flagfile=run.flags``. The resolved
+From a checkout, ``python -m recipes.train`` is the same command. Flags can
+come from a file: ``--flagfile=run.flags``. The resolved
 configuration is printed and written to ``model_dir/config.json`` (once every
 check passed); running the same command again resumes from the newest
 checkpoint, and a resume with another model, data, recipe, batch, rate or
 schedule is refused unless ``--allow_config_change``. One process at a time
 holds ``model_dir`` (``run.lock``). A finished run holds ``model.keras``,
-``run.json`` and ``labels.txt``: ``python -m recipes.evaluate --run=DIR`` and
-``python -m export --run=DIR`` read them. Exit status: 0 done, 1 bad flags or
+``run.json`` and ``labels.txt``: ``keras-convnets evaluate --run=DIR`` and
+``keras-convnets export --run=DIR`` read them. Exit status: 0 done, 1 bad flags or
 data (or the directory is in use), 2 NaN/inf (last finite checkpoint kept),
 3 lost worker.
 """

@@ -307,7 +307,7 @@ class Resolved:
     skipped_images: int = 0
     steps_per_epoch: int = 1
     total_steps: int = 1
-    epochs: float = 1.0
+    epochs: float = 1.0  # total_steps x global_batch / num_train: the passes asked for
     learning_rate: float = 0.1
     schedule: str = "piecewise"
     milestone_steps: list = dataclasses.field(default_factory=list)
@@ -424,7 +424,7 @@ def resolve(
         num_train=num_train,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
-        epochs=total_steps / steps_per_epoch,
+        epochs=total_steps * global_batch / num_train,  # passes over the data, as --epochs
         learning_rate=lr,
         schedule=recipe.schedule,
         milestone_steps=milestone_steps,

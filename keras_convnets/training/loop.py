@@ -417,13 +417,13 @@ class Trainer:
     def _summary(self, test_loss, test_acc):
         cfg, state = self.cfg, self.state
         step = state["step"]
-        spe = self.resolved.steps_per_epoch
+        seen = step * self.resolved.global_batch  # images drawn: epochs as --epochs counts them
         return {
             "model": cfg.model,
             "dataset": cfg.dataset,
             "recipe": cfg.recipe,
             "steps": step,
-            "epochs": step / spe,
+            "epochs": seen / self.resolved.num_train,
             "resumed_from_step": self.resumed_from,
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),
