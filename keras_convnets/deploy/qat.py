@@ -18,7 +18,9 @@ get a :class:`NoOpQuantizeConfig` (ChannelPadding only appends zero channels:
 its output needs no quantizer of its own, the converter gives the int8 Pad the
 input's scale) or :class:`OutputQuantizeConfig` (layers that compute new
 values, such as local response normalisation: a moving-average quantizer on
-the output gives the converter the range it needs).
+the output gives the converter the range it needs). Batch norms that follow no
+convolution (pre-activation units) get :class:`OutputQuantizeConfig` too
+(:func:`standalone_batch_norms`).
 """
 
 from __future__ import annotations
@@ -97,6 +99,26 @@ def _is_custom(layer):
     return type(layer).__module__.startswith("keras_convnets")
 
 
+def standalone_batch_norms(model) -> set:
+    """Names of the BatchNormalization layers that follow no convolution or dense layer.
+
+    tfmot's default registry quantizes a BN only when it folds into the layer
+    before it; pre-activation networks (ResNet v2: ``*_preact_bn`` after an
+    addition or a pooling, ``post_bn``) have BNs of their own. Those get an
+    :class:`OutputQuantizeConfig`: trained in float, their output range learned
+    (the converter makes them an int8 multiply and add).
+    """
+    names = set()
+    for layer in model.layers:
+        if type(layer).__name__ != "BatchNormalization":
+            continue
+        inbound = layer._inbound_nodes[0].inbound_layers
+        before = inbound[0] if isinstance(inbound, (list, tuple)) else inbound
+        if type(before).__name__ not in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            names.add(layer.name)
+    return names
+
+
 def annotate(twin):
     """The tf_keras ``twin`` with every layer annotated; custom layers get our configs."""
     tfmot = import_tfmot()
@@ -104,8 +126,11 @@ def annotate(twin):
 
     qk = tfmot.quantization.keras
     noop, output = quantize_configs()
+    standalone = standalone_batch_norms(twin)
 
     def wrap(layer):
+        if layer.name in standalone:
+            return qk.quantize_annotate_layer(layer, output())
         if _is_custom(layer):
             config = noop() if type(layer).__name__ in PASS_THROUGH_LAYERS else output()
             return qk.quantize_annotate_layer(layer, config)
