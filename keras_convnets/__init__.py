@@ -35,7 +35,14 @@ with _interrupt.quiet_while_starting():  # a command line's Ctrl-C: no traceback
         ResNet152,
         ResNet1202,
     )
-    from keras_convnets.models.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2  # noqa: E402
+    from keras_convnets.models.resnet_v2 import (  # noqa: E402
+        PreActResNet110,
+        PreActResNet164,
+        PreActResNet1001,
+        ResNet50V2,
+        ResNet101V2,
+        ResNet152V2,
+    )
     from keras_convnets.models.saving import load_model  # noqa: E402
     from keras_convnets.models.twin import copy_weights, tf_keras_twin  # noqa: E402
 
@@ -82,6 +89,9 @@ __all__ = [
     "ResNet50V2",
     "ResNet101V2",
     "ResNet152V2",
+    "PreActResNet110",
+    "PreActResNet164",
+    "PreActResNet1001",
     "copy_weights",
     "cost",
     "decode_predictions",

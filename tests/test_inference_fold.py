@@ -34,6 +34,9 @@ SLOW = {
     "resnet110",
     "resnet101v2",
     "resnet152v2",
+    "preact_resnet110",
+    "preact_resnet164",
+    "preact_resnet1001",
 }
 # Small inputs: the smallest each model allows (GoogLeNet keeps its aux heads at 96).
 SIZES = {

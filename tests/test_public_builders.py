@@ -20,14 +20,25 @@ EXTRAS = {
     "ResNet50V2": [],  # exactly keras.applications' signature
     "ResNet101V2": [],
     "ResNet152V2": [],
+    "PreActResNet110": ["unit"],
+    "PreActResNet164": ["unit"],
+    "PreActResNet1001": ["unit"],
 }
 RESNET_EXTRAS = ["shortcut", "residual", "conv_bias", "style"]
-SLOW = {"ResNet1202", "ResNet152", "ResNet101", "InceptionV2", "InceptionV3", "ResNet152V2"}
+SLOW = {
+    "ResNet1202",
+    "ResNet152",
+    "ResNet101",
+    "InceptionV2",
+    "InceptionV3",
+    "ResNet152V2",
+    "PreActResNet1001",
+}
 
 
 def test_every_builder_is_listed():
     assert set(EXTRAS) | {n for n in BUILDERS if n.startswith("ResNet")} == set(BUILDERS)
-    assert len(BUILDERS) == 19
+    assert len(BUILDERS) == 22
 
 
 @pytest.mark.parametrize("name", BUILDERS)

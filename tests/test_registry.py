@@ -23,7 +23,7 @@ from keras_convnets.models.saving import load_model
 # per-model behaviour tests (the other families are exercised by their own test files).
 ALL = registry.list_models()
 RESNETS = [n for n in ALL if registry.model_info(n).family in ("resnet", "plain")]
-SLOW = {"resnet1202"}
+SLOW = {"resnet1202", "preact_resnet1001"}
 # The deepest builds (hundreds of layers each), checked at the default configuration
 # by the fast metadata test; their input/gradient/save variants go to the slow run.
 # Shallower members of the same families (same code paths) run by default.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import keras_convnets
-from keras_convnets.models import registry, resnet_v2
+from keras_convnets.models import _common, registry, resnet_v2
 from keras_convnets.models import weights as weights_lib
 
 BUILDERS = {
@@ -130,3 +130,97 @@ def test_imagenet_weights_hash_mismatch_refused(local_server):
     (www / "resnet" / file_name).write_bytes(b"not the keras.applications file")
     with pytest.raises(ValueError, match="(?i)hash|corrupt"):
         resnet_v2.ResNet50V2(weights="imagenet", include_top=False, input_shape=(64, 64, 3))
+
+
+# ----------------------------------------------------------------------------- CIFAR (Tables 2, 3)
+
+CIFAR = {
+    "preact_resnet110": (keras_convnets.PreActResNet110, 110),
+    "preact_resnet164": (keras_convnets.PreActResNet164, 164),
+    "preact_resnet1001": (keras_convnets.PreActResNet1001, 1001),
+}
+
+
+def _cifar_params(name):
+    return [pytest.param(name, marks=pytest.mark.slow) if name.endswith("1001") else name]
+
+
+def _weight_layers(model):
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
+
+
+@pytest.mark.parametrize("name", [p for n in CIFAR for p in _cifar_params(n)])
+def test_cifar_depth_and_the_papers_parameter_counts(name):
+    builder, depth = CIFAR[name]
+    model = builder()
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
+    weighted = _weight_layers(model)
+    # Depth counts the convolutions and the classifier on the main path (not the 1x1 projections).
+    assert sum(not layer.name.endswith("_0_conv") for layer in weighted) == depth
+    assert resnet_v2.CIFAR_PREACT_SPECS[name].depth == depth
+    # The paper's 1.7M / 1.7M / 10.2M count the convolution and classifier weights, not BN's:
+    # ResNet-1001: 17 w^2 per unit x 111 units for w = 16, 32, 64, plus the projections,
+    # the stem and the classifier = 10.18M; with BN's gamma and beta 10.33M trainable.
+    info = registry.model_info(name)
+    no_bn = sum(int(np.prod(w.shape)) for layer in weighted for w in layer.weights)
+    assert no_bn == pytest.approx(info.paper_params, rel=0.02)
+    # ... to the digit the paper prints: 1,730,714 -> 1.7M, 1,679,034 -> 1.7M, 10,178,490 -> 10.2M.
+    assert round(no_bn / 1e5) / 10 == info.paper_params / 1e6
+    assert info.paper_error == resnet_v2.TABLE_3_ERRORS[name]
+
+
+# conv2_block2 of ResNet-110 in each ordering of Fig. 4: (layer suffix, layer type).
+FIG_4 = {
+    "original": "1_conv 1_bn 1_relu 2_conv 2_bn add out:Activation",
+    "bn_after_addition": "1_conv 1_bn 1_relu 2_conv add add_bn out:Activation",
+    "relu_before_addition": "1_conv 1_bn 1_relu 2_conv 2_bn 2_relu out:Add",
+    "relu_only_preact": "preact_relu 1_conv 1_bn 1_relu 2_conv 2_bn out:Add",
+    "full_preact": "preact_bn preact_relu 1_conv 1_bn 1_relu 2_conv out:Add",
+}
+
+
+@pytest.mark.parametrize("unit", resnet_v2.UNITS)
+def test_fig_4_unit_orderings(unit):
+    model = keras_convnets.PreActResNet110(unit=unit, classes=3)
+    prefix = "conv2_block2_"
+    order = [layer for layer in model.layers if layer.name.startswith(prefix)]
+    expected = FIG_4[unit].split()
+    assert [layer.name[len(prefix) :] for layer in order] == [e.split(":")[0] for e in expected]
+    out_type = expected[-1].split(":")[1]
+    assert type(model.get_layer(prefix + "out")).__name__ == out_type
+    # The pre-activation orderings end with the activation their last unit lacks.
+    names = {layer.name for layer in model.layers}
+    assert ("post_bn" in names) == (unit == "full_preact")
+    assert ("post_relu" in names) == (unit in resnet_v2.PREACT_UNITS)
+    # The first unit of the down-sampling stages projects (1x1/2) the pre-activated input.
+    projection = model.get_layer("conv3_block1_0_conv")
+    assert projection.strides == (2, 2) and projection.kernel.shape[:2] == (1, 1)
+    if unit == "full_preact":
+        assert projection.input is model.get_layer("conv3_block1_preact_relu").output
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    y = np.asarray(model(x, training=True))
+    assert np.isfinite(y).all() and np.allclose(y.sum(-1), 1.0, atol=1e-5)
+    arch, kwargs = _common.build_spec(model)
+    assert arch == "preact_resnet110" and kwargs["unit"] == unit  # the tf_keras twin's recipe
+    assert unit in resnet_v2.TABLE_2_ERRORS["preact_resnet110"]
+
+
+def test_cifar_bottleneck_unit_and_bad_unit():
+    model = keras_convnets.PreActResNet164(include_top=False, pooling="avg", unit="original")
+    assert model.output_shape == (None, 256)
+    prefix = "conv3_block1_"
+    names = [layer.name[len(prefix) :] for layer in model.layers if layer.name.startswith(prefix)]
+    main_path = [n for n in names if not n.startswith("0_")]  # in order; the shortcut beside it
+    assert main_path == [
+        "1_conv", "1_bn", "1_relu", "2_conv", "2_bn", "2_relu", "3_conv", "3_bn", "add", "out"
+    ]  # fmt: skip
+    assert sorted(set(names) - set(main_path)) == ["0_bn", "0_conv"]
+    assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)  # the stride in the 3x3
+    with pytest.raises(ValueError, match=r"`unit` must be one of 'original'.*Received: unit='e'"):
+        keras_convnets.PreActResNet110(unit="e")
+    with pytest.raises(ValueError, match="weights"):
+        keras_convnets.PreActResNet110(weights="imagenet")

@@ -37,6 +37,7 @@ class ModelInfo:
     min_input_size: int = 32
     notes: str = ""
     paper_rows: dict | None = None  # per-block printed figures for the cost report
+    paper_error: dict | None = None  # the paper's test error (%) by dataset, e.g. {"cifar10": 6.37}
 
     @property
     def weights(self) -> tuple:

@@ -230,3 +230,327 @@ def ResNet152V2(
         (None, 2048)
     """
     return ResNetV2("resnet152v2", **locals())
+
+
+# ----------------------------------------------------------------------------- CIFAR (§4, §5)
+#
+# The CIFAR networks of the paper's Tables 2 and 3, as the authors' Torch code
+# builds them (github.com/KaimingHe/resnet-1k-layers, resnet-pre-act.lua): a 3x3
+# convolution of 16 filters with BN and ReLU, three stages of n units at 32x32,
+# 16x16 and 8x8 (widths 16, 32, 64; a bottleneck unit outputs 4x its width), the
+# stride in the first unit of stages 2 and 3 (its 3x3 convolution), a 1x1
+# projection shortcut wherever the shape changes (identity elsewhere), global
+# average pooling and the classifier. Depth 6n + 2 (basic units) or 9n + 2
+# (bottleneck units). The first unit takes the stem's BN-ReLU as its
+# pre-activation ("no_preact" in the authors' code); the first unit of stages 2
+# and 3 pre-activates before the split, so the projection sees the activated
+# input ("both_preact").
+
+UNITS = (
+    "original",  # Fig. 4(a): conv-BN-ReLU-conv-BN, addition, ReLU
+    "bn_after_addition",  # Fig. 4(b): conv-BN-ReLU-conv, addition, BN, ReLU
+    "relu_before_addition",  # Fig. 4(c): conv-BN-ReLU-conv-BN-ReLU, addition
+    "relu_only_preact",  # Fig. 4(d): ReLU-conv-BN-ReLU-conv-BN, addition
+    "full_preact",  # Fig. 4(e): BN-ReLU-conv-BN-ReLU-conv, addition (the paper's proposal)
+)
+PREACT_UNITS = ("relu_only_preact", "full_preact")
+
+# Table 2: CIFAR-10 test error (%), median of 5 runs, for each unit ordering of Fig. 4.
+TABLE_2_ERRORS = {
+    "preact_resnet110": {
+        "original": 6.61,
+        "bn_after_addition": 8.17,
+        "relu_before_addition": 7.84,
+        "relu_only_preact": 6.71,
+        "full_preact": 6.37,
+    },
+    "preact_resnet164": {
+        "original": 5.93,
+        "bn_after_addition": 6.50,
+        "relu_before_addition": 6.14,
+        "relu_only_preact": 5.91,
+        "full_preact": 5.46,
+    },
+}
+# Table 3: test error (%) of the full pre-activation units (CIFAR-100: the bottleneck nets).
+TABLE_3_ERRORS = {
+    "preact_resnet110": {"cifar10": 6.37},
+    "preact_resnet164": {"cifar10": 5.46, "cifar100": 24.33},
+    "preact_resnet1001": {"cifar10": 4.92, "cifar100": 22.71},
+}
+
+
+@dataclass(frozen=True)
+class CifarPreActSpec:
+    """One CIFAR network of the paper: ``n`` units per stage, basic or bottleneck."""
+
+    block: str  # "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1 x4)
+    n: int
+    widths: tuple[int, int, int] = (16, 32, 64)
+
+    @property
+    def depth(self) -> int:
+        return (6 if self.block == "basic" else 9) * self.n + 2
+
+
+CIFAR_PREACT_SPECS = {
+    "preact_resnet110": CifarPreActSpec("basic", 18),
+    "preact_resnet164": CifarPreActSpec("bottleneck", 18),
+    "preact_resnet1001": CifarPreActSpec("bottleneck", 111),
+}
+CIFAR_INPUT_RULE = _common.InputRule((32, 32, 3), 4, "the network's total stride is 4")
+
+
+def _conv(api, filters, kernel, stride, name):
+    return api.layers.Conv2D(
+        filters,
+        kernel,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=name,
+    )
+
+
+def _unit_convs(block, width, stride):
+    """``(filters, kernel, stride)`` of a unit's convolutions."""
+    if block == "basic":
+        return ((width, 3, stride), (width, 3, 1))
+    return ((width, 1, 1), (width, 3, stride), (4 * width, 1, 1))
+
+
+def cifar_unit(api, x, width, stride, *, block, unit, first=False, name):
+    """One residual unit of the ordering ``unit`` (a key of :data:`UNITS`, Fig. 4).
+
+    ``first``: the network's first unit, whose pre-activation is the stem's
+    BN-ReLU (pre-activation orderings only).
+    """
+    layers = api.layers
+    convs = _unit_convs(block, width, stride)
+    out_channels = convs[-1][0]
+    project = stride != 1 or x.shape[-1] != out_channels
+    relu = layers.Activation
+    if unit in PREACT_UNITS:
+        full = unit == "full_preact"
+        pre = x
+        if not first:
+            if full:
+                pre = _bn(api, f"{name}_preact_bn")(pre)
+            pre = relu("relu", name=f"{name}_preact_relu")(pre)
+        shortcut = _conv(api, out_channels, 1, stride, f"{name}_0_conv")(pre) if project else x
+        y = pre
+        for i, (filters, kernel, s) in enumerate(convs, start=1):
+            if i > 1:
+                if full:
+                    y = _bn(api, f"{name}_{i - 1}_bn")(y)
+                y = relu("relu", name=f"{name}_{i - 1}_relu")(y)
+            y = _conv(api, filters, kernel, s, f"{name}_{i}_conv")(y)
+            if not full:
+                y = _bn(api, f"{name}_{i}_bn")(y)
+        return layers.Add(name=f"{name}_out")([shortcut, y])
+    # The post-activation orderings (a)-(c).
+    shortcut = x
+    if project:
+        shortcut = _conv(api, out_channels, 1, stride, f"{name}_0_conv")(x)
+        if unit != "bn_after_addition":
+            shortcut = _bn(api, f"{name}_0_bn")(shortcut)
+    y = x
+    for i, (filters, kernel, s) in enumerate(convs, start=1):
+        last = i == len(convs)
+        y = _conv(api, filters, kernel, s, f"{name}_{i}_conv")(y)
+        if not (last and unit == "bn_after_addition"):
+            y = _bn(api, f"{name}_{i}_bn")(y)
+        if not last or unit == "relu_before_addition":
+            y = relu("relu", name=f"{name}_{i}_relu")(y)
+    if unit == "relu_before_addition":
+        return layers.Add(name=f"{name}_out")([shortcut, y])
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    if unit == "bn_after_addition":
+        y = _bn(api, f"{name}_add_bn")(y)
+    return relu("relu", name=f"{name}_out")(y)
+
+
+def _cifar_features(api, img_input, spec: CifarPreActSpec, unit):
+    """Stem, the three stages and (pre-activation orderings) the final activation."""
+    layers = api.layers
+    x = _conv(api, spec.widths[0], 3, 1, "conv1_conv")(img_input)
+    x = _bn(api, "conv1_bn")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    for stage, width in enumerate(spec.widths, start=2):
+        for i in range(1, spec.n + 1):
+            x = cifar_unit(
+                api,
+                x,
+                width,
+                2 if i == 1 and stage > 2 else 1,
+                block=spec.block,
+                unit=unit,
+                first=stage == 2 and i == 1,
+                name=f"conv{stage}_block{i}",
+            )
+    if unit == "full_preact":
+        x = _bn(api, "post_bn")(x)
+    if unit in PREACT_UNITS:  # the additions sum BN outputs (d) or convolutions (e)
+        x = layers.Activation("relu", name="post_relu")(x)
+    return x
+
+
+def _check_unit(unit):
+    if unit not in UNITS:
+        raise ValueError(
+            f"`unit` must be one of {', '.join(map(repr, UNITS))}. Received: unit={unit!r}"
+        )
+
+
+def PreActResNet(
+    arch,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    unit="full_preact",
+):
+    """Builds the CIFAR network ``arch`` (a key of :data:`CIFAR_PREACT_SPECS`).
+
+    Arguments are those of ``keras.applications`` (no hosted weights:
+    ``weights`` is ``None`` or a weights file), plus keyword-only ``unit``, the
+    residual unit's ordering of Fig. 4 (:data:`UNITS`; default the paper's
+    ``"full_preact"``). The orderings differ only in where BN and ReLU sit, so
+    their parameters differ only by the BN layers they move: Table 2 compares
+    them on the same network.
+    """
+    if arch not in CIFAR_PREACT_SPECS:
+        raise ValueError(
+            f"`arch` must be one of {sorted(CIFAR_PREACT_SPECS)}. Received: arch={arch!r}"
+        )
+    _check_unit(unit)
+    spec = CIFAR_PREACT_SPECS[arch]
+    return _common.build_application(
+        arch,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=arch if name is None else name,
+        input_rule=CIFAR_INPUT_RULE,
+        features=lambda api, img_input, _: _cifar_features(api, img_input, spec, unit),
+        options={"unit": unit},
+    )
+
+
+def _cifar_v2(arch, params, trainable, macs, paper_params) -> dict:
+    """The registry fields of the CIFAR pre-activation ResNet ``arch`` (family "resnet_v2")."""
+    spec = CIFAR_PREACT_SPECS[arch]
+    return dict(
+        family="resnet_v2",
+        paper=_PAPER,
+        input_shape=(32, 32, 3),
+        classes=10,
+        preprocessing="caffe",
+        params=params,
+        trainable_params=trainable,
+        macs=macs,
+        paper_params=paper_params,
+        paper_error=TABLE_3_ERRORS[arch],
+        min_input_size=4,
+        notes=f"CIFAR, full pre-activation {spec.block} units, depth {spec.depth}",
+    )
+
+
+# The paper prints parameters without BN's: 1.7M (ResNet-110, ResNet-164) and 10.2M
+# (ResNet-1001) are the convolution and classifier weights (tests/test_resnet_v2.py).
+@register_model(
+    "preact_resnet110",
+    **_cifar_v2("preact_resnet110", 1_738_618, 1_730_522, 253_149_824, paper_params=1.7e6),
+)
+def PreActResNet110(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="preact_resnet110",
+    *,
+    unit="full_preact",
+):
+    """Builds the pre-activation ResNet-110 for CIFAR (He et al. 2016, Tables 2 and 3).
+
+    Basic units (two 3x3 convolutions), 18 per stage; ``unit`` picks the
+    ordering of Fig. 4 (:data:`UNITS`); arguments as :func:`PreActResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.PreActResNet110(classes=100).output_shape
+        (None, 100)
+    """
+    return PreActResNet("preact_resnet110", **locals())
+
+
+@register_model(
+    "preact_resnet164",
+    **_cifar_v2("preact_resnet164", 1_727_482, 1_703_258, 247_646_720, paper_params=1.7e6),
+)
+def PreActResNet164(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="preact_resnet164",
+    *,
+    unit="full_preact",
+):
+    """Builds the pre-activation ResNet-164 for CIFAR (He et al. 2016, Tables 2 and 3).
+
+    Bottleneck units (1x1, 3x3, 1x1 x4), 18 per stage; ``unit`` picks the
+    ordering of Fig. 4 (:data:`UNITS`); arguments as :func:`PreActResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> model = keras_convnets.PreActResNet164(unit="original", include_top=False)
+        >>> model.output_shape
+        (None, 8, 8, 256)
+    """
+    return PreActResNet("preact_resnet164", **locals())
+
+
+@register_model(
+    "preact_resnet1001",
+    **_cifar_v2("preact_resnet1001", 10_476_922, 10_327_706, 1_490_995_712, paper_params=10.2e6),
+)
+def PreActResNet1001(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="preact_resnet1001",
+    *,
+    unit="full_preact",
+):
+    """Builds the pre-activation ResNet-1001 for CIFAR (He et al. 2016, Table 3).
+
+    Bottleneck units, 111 per stage (3,339 layers); ``unit`` picks the ordering
+    of Fig. 4 (:data:`UNITS`); arguments as :func:`PreActResNet`.
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.model_info("preact_resnet1001").paper_error  # Table 3, %
+        {'cifar10': 4.92, 'cifar100': 22.71}
+    """
+    return PreActResNet("preact_resnet1001", **locals())
