@@ -38,7 +38,7 @@ import sys
 
 import numpy as np
 
-from keras_convnets.data.datasets import IMAGE_EXTENSIONS
+from keras_convnets.data.datasets import IMAGE_EXTENSIONS, is_image_name
 
 KERAS_BATCH = 32  # images per forward pass of a Keras model
 
@@ -105,11 +105,7 @@ def image_files(paths) -> list:
         inside = []
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            inside.extend(
-                os.path.join(root, f)
-                for f in sorted(files)
-                if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
-            )
+            inside.extend(os.path.join(root, f) for f in sorted(files) if is_image_name(f))
         if not inside:
             raise ValueError(
                 f"Folder {path!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}), "

@@ -230,13 +230,16 @@ def _visible(name: str) -> bool:
     return not name.startswith(".")
 
 
+def is_image_name(name: str) -> bool:
+    """Whether a file name is an image for every command: visible, of an image extension."""
+    return _visible(name) and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
 def _image_files(folder: str) -> list:
     return sorted(
         os.path.join(folder, name)
         for name in os.listdir(folder)
-        if _visible(name)
-        and name.lower().endswith(IMAGE_EXTENSIONS)
-        and os.path.isfile(os.path.join(folder, name))
+        if is_image_name(name) and os.path.isfile(os.path.join(folder, name))
     )
 
 
