@@ -57,7 +57,7 @@ test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "quick" $(PYTEST_ARGS)
 
 test-slow: $(STAMP) data
-	$(BIN)/python -m pytest -q -m "slow and not mediapipe" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 -m "slow and not mediapipe" $(PYTEST_ARGS)
 
 # MediaPipe Tasks' ImageClassifier (the runtime Android and iOS apps call) on our int8 file,
 # in its own environment (mediapipe pins absl-py and opencv apart from TensorFlow): no

@@ -6,6 +6,7 @@ import functools
 import http.server
 import os
 import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,6 +30,41 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in QUICK_MODULES and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.quick)
+    # The deepest networks last (a stable sort): their cases repeat code that ResNet-110/164
+    # already exercise, so when CI's time runs out (see DEADLINE_ENV) they are the ones left.
+    items.sort(key=lambda item: any(depth in item.nodeid for depth in DEEPEST))
+
+
+DEEPEST = ("1202", "1001")
+
+
+# CI stops a run at 90 minutes (.ci/run). It passes the time after which no test may start as
+# KERAS_CONVNETS_TEST_DEADLINE (seconds since the epoch): a test not started by then is skipped,
+# and its skip reason says so, so a long suite ends in time with the gap printed in the summary
+# (`-rs`) instead of being killed half-way with no result. Unset: every test runs.
+DEADLINE_ENV = "KERAS_CONVNETS_TEST_DEADLINE"
+
+
+def _deadline() -> float | None:
+    value = os.environ.get(DEADLINE_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{DEADLINE_ENV}={value!r} is not a time; expected seconds since the epoch"
+        ) from None
+
+
+def pytest_configure(config):
+    _deadline()  # a value that is not a time stops the run before any test
+
+
+def pytest_runtest_setup(item):
+    deadline = _deadline()
+    if deadline is not None and time.time() >= deadline:
+        pytest.skip(f"CI-SKIPPED: not started, CI's time was up ({DEADLINE_ENV}); run it by hand")
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +127,12 @@ def trained_resnet20_weights(tmp_path_factory):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.9  # a short run: moving statistics must catch up
-    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
+    # The rate decays to zero (cosine): with Adam's constant 2e-3 the last step's weights
+    # landed anywhere in their oscillation (62.2% on the test images, 83% on the training ones);
+    # decayed, seeds 0 and 1 reach 80.4% and 81.2% (the float export target is 70%).
+    steps = 3 * -(-len(x) // 64)
+    rate = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps)
+    model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy")
     model.fit(x, labels, batch_size=64, epochs=3, verbose=0)
     path = tmp_path_factory.mktemp("trained") / "resnet20.weights.h5"
     model.save_weights(path)

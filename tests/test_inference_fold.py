@@ -288,9 +288,15 @@ def test_folded_float32_matches_every_registered_model(name):
     noise = float(np.abs(probs - exact).max())
     # Folded and unfolded each carry their own rounding: comparing them to 1e-5 is meaningful
     # when each is within half of that of the exact result.
-    if noise > TOLERANCE / 2:
-        assert name in CHAOTIC, f"{name}: unfolded float32 is {noise:.3g} from float64"
-    else:
+    if noise <= TOLERANCE / 2:
+        assert diff <= TOLERANCE, f"{name}: max |dprob| {diff:.3g} (rounding: {noise:.3g})"
+    elif name not in CHAOTIC:
+        # A deep network whose float32 rounding alone is past half the tolerance (ResNet-1202:
+        # unfolded 5.7e-6 from float64) but is not chaotic: the folded model must be no further
+        # from the exact result than the unfolded one (measured 2.9e-6), and still within 1e-5
+        # of it (measured 3.9e-6).
+        folded_error = float(np.abs(probabilities(folded, x) - exact).max())
+        assert folded_error <= noise, f"{name}: folded {folded_error:.3g}, unfolded {noise:.3g}"
         assert diff <= TOLERANCE, f"{name}: max |dprob| {diff:.3g} (rounding: {noise:.3g})"
     if bns:
         assert_stats_trained_like(bns)
