@@ -18,8 +18,9 @@ with _interrupt.quiet_while_starting():  # a command line's Ctrl-C: no traceback
     from keras_convnets.models import layers, weights  # noqa: E402
     from keras_convnets.models.googlenet import GoogLeNet, InceptionV1  # noqa: E402
     from keras_convnets.models.heads import inference_model, loss_weights, with_aux_targets  # noqa: E402
-    from keras_convnets.models.inception_resnet import InceptionResNetV2  # noqa: E402
+    from keras_convnets.models.inception_resnet import InceptionResNetV1, InceptionResNetV2  # noqa: E402
     from keras_convnets.models.inception_v3 import InceptionV2, InceptionV3  # noqa: E402
+    from keras_convnets.models.inception_v4 import InceptionV4  # noqa: E402
     from keras_convnets.models.inference import optimize_for_inference  # noqa: E402
     from keras_convnets.models.registry import ModelInfo, get_model, list_models, model_info  # noqa: E402
     from keras_convnets.models.resnet import (  # noqa: E402
@@ -69,8 +70,10 @@ __all__ = [
     "GoogLeNet",
     "InceptionV1",
     "InceptionV2",
+    "InceptionResNetV1",
     "InceptionResNetV2",
     "InceptionV3",
+    "InceptionV4",
     "data",
     "deploy",
     "evaluation",

@@ -40,6 +40,7 @@ def _families():
     cases.append(("resnet50v2", {"input_shape": (64, 64, 3), "classes": 10}, "resnet50v2"))
     kwargs = {"input_shape": (75, 75, 3), "classes": 10}
     cases.append(("inception_resnet_v2", kwargs, "inception_resnet_v2"))
+    cases.append(("inception_v4", kwargs, "inception_v4"))
     return cases
 
 
@@ -255,17 +256,17 @@ FORMATS = ["savedmodel", "none", "float16", "dynamic", "int8", "qat"]
 
 def _matrix():
     """Every family x every format. Default: ResNet-20 (option A) in every format but
-    QAT, and every family but Inception-ResNet-v2 in float32; the rest (QAT: 0.5-2 min
-    each) is slow."""
+    QAT, and every family but Inception-ResNet-v2 and Inception-v4 in float32; the rest
+    (QAT: 0.5-2 min each) is slow."""
     for family in _families():
         label = family[2]
         for quantize in FORMATS:
             if label == "resnet20_A" and quantize == "qat":
                 continue  # test_qat_end_to_end_resnet20_option_a
-            # Inception-ResNet-v2 (54 M parameters even at 75x75): ~2 min in float32, slow.
-            fast = (quantize == "none" and label != "inception_resnet_v2") or (
-                label == "resnet20_A" and quantize != "qat"
-            )
+            # Inception-ResNet-v2 and Inception-v4 (54 M and 41 M parameters even at 75x75):
+            # ~2 min each in float32, slow.
+            big = label in ("inception_resnet_v2", "inception_v4")
+            fast = (quantize == "none" and not big) or (label == "resnet20_A" and quantize != "qat")
             marks = () if fast else (pytest.mark.slow,)
             yield pytest.param(family, quantize, marks=marks, id=f"{label}-{quantize}")
 

@@ -9,6 +9,8 @@ shapes, in order (which is how Keras matches a ``.weights.h5`` file).
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -155,3 +157,60 @@ def test_imagenet_weights_hash_mismatch_refused(local_server):
         keras_convnets.InceptionResNetV2(
             weights="imagenet", include_top=False, input_shape=(75, 75, 3)
         )
+
+
+@pytest.mark.parametrize(
+    "module, layer",
+    [
+        ("conv2d_1a.conv", "stem_1"),
+        ("conv2d_4a.bn", "stem_5_bn"),
+        ("mixed_5b.branch0.conv", "mixed_5b_b0_1"),
+        ("mixed_5b.branch2.2.bn", "mixed_5b_b2_3_bn"),
+        ("mixed_5b.branch3.1.conv", "mixed_5b_b3_1"),
+        ("repeat.0.branch1.1.conv", "block35_1_b1_2"),
+        ("repeat.9.conv2d", "block35_10_conv"),
+        ("mixed_6a.branch0.conv", "mixed_6a_b0_1"),
+        ("mixed_6a.branch1.2.bn", "mixed_6a_b1_3_bn"),
+        ("repeat_1.19.branch1.2.conv", "block17_20_b1_3"),
+        ("mixed_7a.branch2.2.conv", "mixed_7a_b2_3"),
+        ("repeat_2.8.conv2d", "block8_9_conv"),
+        ("block8.branch1.2.bn", "block8_10_b1_3_bn"),
+        ("block8.conv2d", "block8_10_conv"),
+        ("conv2d_7b.bn", "conv_7b_bn"),
+        ("classif", "predictions"),
+    ],
+)
+def test_timm_module_names_map_to_our_layers(module, layer):
+    from keras_convnets.models.pretrained import convert
+
+    assert convert.LAYER_NAMES["inception_resnet_v2"](module) == layer
+    model = _small_model()
+    assert model.get_layer(layer).weights
+
+
+@functools.cache
+def _small_model():
+    return inception_resnet.InceptionResNetV2(input_shape=(75, 75, 3))
+
+
+def test_timm_batch_norm_with_a_scale_is_refused():
+    from keras_convnets.models.pretrained import convert
+
+    bn = {
+        "weight": np.full(4, 1.5, "float32"),
+        "bias": np.zeros(4, "float32"),
+        "running_mean": np.zeros(4, "float32"),
+        "running_var": np.ones(4, "float32"),
+    }
+    state = {f"conv2d_1a.bn.{k}": v for k, v in bn.items()}
+    with pytest.raises(ValueError, match=r"'conv2d_1a.bn' has a scale \(weight\) up to 0.5"):
+        convert.to_keras(state, "inception_resnet_v2")
+    state["conv2d_1a.bn.weight"] = np.ones(4, "float32")
+    arrays = convert.to_keras(state, "inception_resnet_v2")["stem_1_bn"]
+    assert len(arrays) == 3  # beta, moving mean, moving variance: keras.applications' BN
+
+
+def test_timm_weights_are_listed():
+    info = keras_convnets.model_info("inception_resnet_v2")
+    ids = [entry.id for entry in info.weights]
+    assert "timm:inception_resnet_v2.tf_in1k" in ids and "keras.applications:" in " ".join(ids)

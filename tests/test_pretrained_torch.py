@@ -42,6 +42,8 @@ CASES += [
     ("torchvision", "googlenet", "pth", "googlenet_torch"),
     ("torchvision", "inception_v3", "pth", "inception_v3_torch"),
     ("timm", "inception_v3", "safetensors", "inception_v3_torch"),
+    ("timm", "inception_v4", "safetensors", "inception_v4"),
+    ("timm", "inception_resnet_v2", "safetensors", "inception_resnet_v2"),
 ]
 
 

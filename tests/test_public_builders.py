@@ -16,7 +16,9 @@ EXTRAS = {
     "InceptionV1": ["aux_logits", "batch_norm", "style"],
     "InceptionV2": ["aux_logits", "dropout", "style"],
     "InceptionV3": ["aux_logits", "dropout", "style"],
+    "InceptionResNetV1": ["scales", "dropout"],
     "InceptionResNetV2": ["scales"],
+    "InceptionV4": ["dropout"],
     "ResNet50V2": [],  # exactly keras.applications' signature
     "ResNet101V2": [],
     "ResNet152V2": [],
@@ -38,7 +40,7 @@ SLOW = {
 
 def test_every_builder_is_listed():
     assert set(EXTRAS) | {n for n in BUILDERS if n.startswith("ResNet")} == set(BUILDERS)
-    assert len(BUILDERS) == 22
+    assert len(BUILDERS) == 24
 
 
 @pytest.mark.parametrize("name", BUILDERS)

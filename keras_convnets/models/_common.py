@@ -110,6 +110,15 @@ def check_bool(name: str, value, *, allow_none: bool = False):
     raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}")
 
 
+def check_rate(name: str, value):
+    """Raises ``ValueError`` unless ``value`` is None or a dropout rate in [0, 1)."""
+    if value is None or (
+        not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value < 1
+    ):
+        return
+    raise ValueError(f"`{name}` must be None or a rate in [0, 1). Received: {name}={value!r}")
+
+
 def is_integer(value) -> bool:
     """True for Python and NumPy integers, False for bool, float and anything else."""
     return isinstance(value, _INTEGER_TYPES) and not isinstance(value, (bool, np.bool_))
@@ -161,10 +170,16 @@ def check_common_args(
         )
     elif weights == "imagenet":
         if not hosted:
+            converted = [e.id for e in pretrained.sources.entries(arch=arch)]
             raise ValueError(
                 f"`weights='imagenet'` is not available for {arch}: ImageNet weights are hosted "
                 f"for {', '.join(weights_lib.hosted_models())} only. Received: weights='imagenet'. "
-                "Pass weights=None or the path to a weights file."
+                + (
+                    f"Converted ImageNet weights for {arch}: {', '.join(converted)}. "
+                    if converted
+                    else ""
+                )
+                + "Pass weights=None or the path to a weights file."
             )
         if include_top and classes != 1000:
             raise ValueError(

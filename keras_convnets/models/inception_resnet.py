@@ -1,5 +1,21 @@
-"""Inception-ResNet-v2 of Szegedy et al. 2016, "Inception-v4, Inception-ResNet and
-the Impact of Residual Connections on Learning" (arXiv:1602.07261).
+"""Inception-ResNet-v1 and -v2 of Szegedy et al. 2016, "Inception-v4,
+Inception-ResNet and the Impact of Residual Connections on Learning"
+(arXiv:1602.07261).
+
+Inception-ResNet-v1 (``InceptionResNetV1``) has no released weights and is
+built from the paper's figures: the stem of Fig. 14 (3x3/2 32 V, 3x3 32 V,
+3x3 64, 3x3/2 max pool, 1x1 80, 3x3 192 V, 3x3/2 256 V: 35x35x256), 5 x
+Inception-ResNet-A (Fig. 10), Reduction-A (Fig. 7 with k, l, m, n = 192, 192,
+256, 384), 10 x B (Fig. 11), Reduction-B (Fig. 12), 5 x C (Fig. 13), average
+pooling, dropout (keep 0.8) and the softmax (Fig. 15): 22,742,808 trainable
+parameters and 6.21 G multiply-adds at 299, "roughly the computational cost of
+Inception-v3" (5.71 G here), as the paper says; it prints no parameter count.
+It shares v2's layer names (``stem_1`` .. ``stem_6``, ``block35_1`` ..,
+``mixed_6a``, ``block17_*``, ``mixed_7a``, ``block8_*``); every block ends in
+ReLU and no 1x1 ``conv_7b`` follows the last, as the figures draw it; its
+convolutions are v2's ``conv_bn`` (no bias, BN without scale, epsilon 1e-3).
+
+Inception-ResNet-v2:
 
 The network is the one whose weights were released, TF-slim's and
 keras.applications' ``InceptionResNetV2``, and its structure and weights
@@ -37,6 +53,8 @@ names. Preprocessing: keras.applications' ``"tf"`` mode (pixels to [-1, 1]).
 
 from __future__ import annotations
 
+import functools
+
 from keras_convnets.models import _common
 from keras_convnets.models import weights as weights_lib
 from keras_convnets.models.registry import register_model
@@ -45,6 +63,8 @@ BN_EPSILON = 1e-3  # keras.applications' conv2d_bn: BatchNormalization(scale=Fal
 BN_MOMENTUM = 0.99
 DEFAULT_SCALES = (0.17, 0.1, 0.2)  # Inception-ResNet-A, -B, -C, as keras.applications / TF-slim
 BLOCKS = (10, 20, 10)
+V1_BLOCKS = (5, 10, 5)  # Fig. 15
+DEFAULT_DROPOUT = 0.2  # Inception-ResNet-v1 (Fig. 15): "Dropout (keep 0.8)"
 DEFAULT_INPUT_SHAPE = (299, 299, 3)
 MIN_SIZE = 75  # as keras.applications: three valid 3x3/2 reductions and two in the stem
 INPUT_RULE = _common.InputRule(
@@ -87,11 +107,22 @@ BLOCK_COLUMNS = {
 }
 
 
-def inception_resnet_block(api, x, block_type, index, *, scale, activation="relu"):
-    """One Inception-ResNet block: ``x + scale * up(concat(branches))``, then ReLU."""
+# Inception-ResNet-v1's (Figs. 10, 11, 13): narrower branches of the same layout.
+V1_BLOCK_COLUMNS = {
+    "block35": (((32, 1),), ((32, 1), (32, 3)), ((32, 1), (32, 3), (32, 3))),
+    "block17": (((128, 1),), ((128, 1), (128, (1, 7)), (128, (7, 1)))),
+    "block8": (((192, 1),), ((192, 1), (192, (1, 3)), (192, (3, 1)))),
+}
+
+
+def inception_resnet_block(
+    api, x, block_type, index, *, scale, activation="relu", columns=BLOCK_COLUMNS
+):
+    """One Inception-ResNet block: ``x + scale * up(concat(branches))``, then ReLU;
+    ``columns`` is v2's :data:`BLOCK_COLUMNS` or v1's :data:`V1_BLOCK_COLUMNS`."""
     layers = api.layers
     name = f"{block_type}_{index}"
-    branches = _branches(api, x, name, BLOCK_COLUMNS[block_type])
+    branches = _branches(api, x, name, columns[block_type])
     mixed = layers.Concatenate(axis=-1, name=f"{name}_mixed")(branches)
     up = layers.Conv2D(x.shape[-1], 1, use_bias=True, name=f"{name}_conv")(mixed)
     x = api.custom.ScaledResidual(scale, name=f"{name}_add")([x, up])
@@ -129,11 +160,11 @@ def _reduction_a(api, x):
     return layers.Concatenate(axis=-1, name="mixed_6a")([b0, b1, pool])
 
 
-def _reduction_b(api, x):
-    """17x17 -> 8x8 (Fig. 18): ``mixed_7a``."""
+def _reduction_b(api, x, branch_widths=((256, 384), (256, 288), (256, 288, 320))):
+    """17x17 -> 8x8 (Fig. 18): ``mixed_7a``; ``branch_widths``: each convolution branch's."""
     layers = api.layers
     outputs = []
-    for b, widths in enumerate(((256, 384), (256, 288), (256, 288, 320))):
+    for b, widths in enumerate(branch_widths):
         y = x
         for k, filters in enumerate(widths, start=1):
             last = k == len(widths)
@@ -164,6 +195,47 @@ def _features(api, img_input, scales):
         x = inception_resnet_block(api, x, "block8", i, scale=scales[2])
     x = inception_resnet_block(api, x, "block8", BLOCKS[2], scale=1.0, activation=None)
     return conv_bn(api, x, 1536, 1, name="conv_7b")
+
+
+def _v1_stem(api, x):
+    """Inception-ResNet-v1's stem (Fig. 14): 299x299x3 -> 35x35x256."""
+    x = conv_bn(api, x, 32, 3, strides=2, padding="valid", name="stem_1")
+    x = conv_bn(api, x, 32, 3, padding="valid", name="stem_2")
+    x = conv_bn(api, x, 64, 3, name="stem_3")
+    x = api.layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
+    x = conv_bn(api, x, 80, 1, name="stem_4")
+    x = conv_bn(api, x, 192, 3, padding="valid", name="stem_5")
+    return conv_bn(api, x, 256, 3, strides=2, padding="valid", name="stem_6")
+
+
+def _v1_reduction_a(api, x):
+    """Fig. 7 with k, l, m, n = 192, 192, 256, 384: 35x35x256 -> 17x17x896 (``mixed_6a``)."""
+    layers = api.layers
+    b0 = conv_bn(api, x, 384, 3, strides=2, padding="valid", name="mixed_6a_b0_1")
+    b1 = conv_bn(api, x, 192, 1, name="mixed_6a_b1_1")
+    b1 = conv_bn(api, b1, 192, 3, name="mixed_6a_b1_2")
+    b1 = conv_bn(api, b1, 256, 3, strides=2, padding="valid", name="mixed_6a_b1_3")
+    pool = layers.MaxPooling2D(3, strides=2, padding="valid", name="mixed_6a_pool")(x)
+    return layers.Concatenate(axis=-1, name="mixed_6a")([b0, b1, pool])
+
+
+def _v1_reduction_b(api, x):
+    """Fig. 12: 17x17x896 -> 8x8x1792 (``mixed_7a``): v2's layout, 384/256/256 wide."""
+    return _reduction_b(api, x, branch_widths=((256, 384), (256, 256), (256, 256, 256)))
+
+
+def _v1_features(api, img_input, scales):
+    """Fig. 15: stem, 5 x A, reduction A, 10 x B, reduction B, 5 x C (8x8x1792 at 299)."""
+    x = _v1_stem(api, img_input)
+    for i in range(1, V1_BLOCKS[0] + 1):
+        x = inception_resnet_block(api, x, "block35", i, scale=scales[0], columns=V1_BLOCK_COLUMNS)
+    x = _v1_reduction_a(api, x)
+    for i in range(1, V1_BLOCKS[1] + 1):
+        x = inception_resnet_block(api, x, "block17", i, scale=scales[1], columns=V1_BLOCK_COLUMNS)
+    x = _v1_reduction_b(api, x)
+    for i in range(1, V1_BLOCKS[2] + 1):
+        x = inception_resnet_block(api, x, "block8", i, scale=scales[2], columns=V1_BLOCK_COLUMNS)
+    return x
 
 
 def _resolve_scales(scales) -> tuple[float, float, float]:
@@ -240,4 +312,64 @@ def InceptionResNetV2(
         input_rule=INPUT_RULE,
         features=lambda api, img_input, _: _features(api, img_input, resolved),
         options=dict(scales=scales),
+    )
+
+
+@register_model(
+    "inception_resnet_v1",
+    family="inception_resnet",
+    paper="Szegedy et al. 2016, Inception-v4, Inception-ResNet and the Impact of Residual "
+    "Connections on Learning",
+    input_shape=DEFAULT_INPUT_SHAPE,
+    classes=1000,
+    preprocessing="tf",
+    params=22_769_848,
+    trainable_params=22_742_808,
+    macs=6_206_361_696,  # the paper: "roughly the computational cost of Inception-v3" (5.71 G)
+    min_input_size=MIN_SIZE,
+    notes="the paper's Figs. 7 and 10-15 (no released weights); residual scales 0.17/0.1/0.2",
+)
+def InceptionResNetV1(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_resnet_v1",
+    *,
+    scales=None,
+    dropout=DEFAULT_DROPOUT,
+):
+    """Builds Inception-ResNet-v1 (Szegedy et al. 2016, Fig. 15), from the paper's figures.
+
+    Arguments are those of keras.applications (no weights were released:
+    ``weights`` is ``None`` or the path of a weights file), plus keyword-only
+    ``scales`` (the Inception-ResNet-A, -B and -C residual scales, default
+    0.17, 0.1, 0.2 as for v2; one number sets all three) and ``dropout`` (the
+    rate before the classifier, default 0.2: the paper's keep 0.8). The input
+    is at least 75x75 (default 299x299x3).
+
+    Example:
+        >>> import keras_convnets
+        >>> keras_convnets.InceptionResNetV1(input_shape=(75, 75, 3), classes=10).output_shape
+        (None, 10)
+    """
+    resolved = _resolve_scales(scales)
+    _common.check_rate("dropout", dropout)
+    return _common.build_application(
+        "inception_resnet_v1",
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
+        input_rule=INPUT_RULE,
+        features=lambda api, img_input, _: _v1_features(api, img_input, resolved),
+        head=functools.partial(_common.classifier_top, dropout=dropout),
+        options=dict(scales=scales, dropout=dropout),
     )

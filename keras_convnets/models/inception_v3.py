@@ -426,12 +426,7 @@ def _resolve_options(arch, weights, aux_logits, dropout, style):
         )
     if not isinstance(aux_logits, bool):
         raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
-    if dropout is not None and (
-        isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1
-    ):
-        raise ValueError(
-            f"`dropout` must be None or a rate in [0, 1). Received: dropout={dropout!r}"
-        )
+    _common.check_rate("dropout", dropout)
     return style, aux_logits
 
 

@@ -40,13 +40,18 @@ def build(library: str, model: str):
     return timm.create_model(model, pretrained=False)
 
 
+# Networks whose batch norms have no scale in the released weights (TF-slim's scale=False, kept
+# as a weight of 1 by timm's port) and in our keras.applications-layout model.
+UNIT_BN_SCALE = {"inception_resnet_v2"}
+
+
 @torch.no_grad()
-def randomize(net, seed: int):
+def randomize(net, seed: int, *, unit_scale: bool = False):
     g = torch.Generator().manual_seed(seed)
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             n = module.num_features
-            module.weight.copy_(0.5 + torch.rand(n, generator=g))
+            module.weight.copy_(torch.ones(n) if unit_scale else 0.5 + torch.rand(n, generator=g))
             module.bias.copy_(0.2 * torch.randn(n, generator=g))
             module.running_mean.copy_(0.2 * torch.randn(n, generator=g))
             module.running_var.copy_(0.5 + torch.rand(n, generator=g))
@@ -98,7 +103,7 @@ def main():
     with np.load(args.inputs) as f:
         x = torch.from_numpy(np.ascontiguousarray(f["x"].transpose(0, 3, 1, 2)))
     if not args.state_npz:
-        randomize(net, args.seed)
+        randomize(net, args.seed, unit_scale=args.model in UNIT_BN_SCALE)
         calibrate(net, x)
     path = save(net, args.format, args.out_dir)
     with torch.no_grad():

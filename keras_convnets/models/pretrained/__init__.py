@@ -38,6 +38,8 @@ FAMILY_OF_ARCH = {
     **{f"resnet{d}": "resnet" for d in (18, 34, 50, 101, 152)},
     "googlenet": "googlenet",
     "inception_v3": "inception_v3",
+    "inception_v4": "inception_v4",
+    "inception_resnet_v2": "inception_resnet_v2",
 }
 
 

@@ -92,7 +92,89 @@ def _inception_v3(module: str) -> str | None:
     return None
 
 
-LAYER_NAMES = {"resnet": _resnet, "googlenet": _googlenet, "inception_v3": _inception_v3}
+# Inception-v4's blocks: TF-slim's names, in timm's ``features`` order (index 3 .. 21); the
+# Keras model (keras_convnets.models.inception_v4) names its layers with them.
+INCEPTION_V4_BLOCKS = (
+    ("mixed_3a", "mixed_4a", "mixed_5a")
+    + tuple(f"mixed_5{c}" for c in "bcde")
+    + ("mixed_6a",)
+    + tuple(f"mixed_6{c}" for c in "bcdefgh")
+    + ("mixed_7a",)
+    + tuple(f"mixed_7{c}" for c in "bcd")
+)
+
+
+def _inception_v4(module: str) -> str | None:
+    """timm's ``features.<i>.<branch path>.(conv|bn)`` -> ``<block>_<branch>[_bn]``, see
+    :mod:`keras_convnets.models.inception_v4` (``features.6.branch1.1.bn`` is
+    ``mixed_5b_b1_1_bn``); ``last_linear`` is ``predictions``."""
+    if module == "last_linear":
+        return "predictions"
+    m = re.fullmatch(r"features\.(\d+)\.(?:(.+)\.)?(conv|bn)", module)
+    if not m:
+        return None
+    index, path, kind = int(m.group(1)), m.group(2), m.group(3)
+    suffix = "_bn" if kind == "bn" else ""
+    if index < 3 and path is None:
+        return f"stem_{index + 1}{suffix}"
+    if not 3 <= index < 3 + len(INCEPTION_V4_BLOCKS):
+        return None
+    block = INCEPTION_V4_BLOCKS[index - 3]
+    if path is None:
+        return None
+    if path == "conv":  # Mixed3a's and Mixed5a's single convolution
+        return f"{block}_conv{suffix}"
+    m = re.fullmatch(r"branch(\d(?:_\d[ab]?)?)(?:\.(\d))?", path)
+    if not m:
+        return None
+    branch, position = m.groups()
+    return f"{block}_b{branch}{'' if position is None else '_' + position}{suffix}"
+
+
+# timm's InceptionResnetV2 (Cadene's port of TF-slim): its stem and the three repeated blocks.
+_IRV2_STEM = {f"conv2d_{k}": f"stem_{i}" for i, k in enumerate(("1a", "2a", "2b", "3b", "4a"), 1)}
+_IRV2_REPEATS = {"repeat": "block35", "repeat_1": "block17", "repeat_2": "block8"}
+
+
+def _inception_resnet_v2(module: str) -> str | None:
+    """timm's names -> keras.applications' order and our names
+    (:mod:`keras_convnets.models.inception_resnet`): ``repeat.0`` is ``block35_1``,
+    ``repeat_2.8`` is ``block8_9``, ``block8`` is ``block8_10``; a branch's convolutions
+    are ``<block>_b<branch>_<position from 1>`` (the pool branch's 1x1 is ``_b3_1``)."""
+    fixed = {"classif": "predictions", "conv2d_7b.conv": "conv_7b", "conv2d_7b.bn": "conv_7b_bn"}
+    if module in fixed:
+        return fixed[module]
+    m = re.fullmatch(r"(conv2d_\w\w)\.(conv|bn)", module)
+    if m and m.group(1) in _IRV2_STEM:
+        return _IRV2_STEM[m.group(1)] + ("_bn" if m.group(2) == "bn" else "")
+    m = re.fullmatch(r"(?:(repeat(?:_[12])?)\.(\d+)|(block8)|(mixed_\d\w))\.(.+)", module)
+    if not m:
+        return None
+    repeat, index, last, mixed, rest = m.groups()
+    if repeat is not None:
+        block = f"{_IRV2_REPEATS[repeat]}_{int(index) + 1}"
+    else:
+        block = "block8_10" if last else mixed
+    if rest == "conv2d" and mixed is None:
+        return f"{block}_conv"  # the up-projection (with a bias)
+    m = re.fullmatch(r"branch(\d)(?:\.(\d))?\.(conv|bn)", rest)
+    if not m:
+        return None
+    branch, position, kind = m.groups()
+    k = 1 if position is None else int(position) + (0 if branch == "3" else 1)
+    return f"{block}_b{branch}_{k}" + ("_bn" if kind == "bn" else "")
+
+
+LAYER_NAMES = {
+    "resnet": _resnet,
+    "googlenet": _googlenet,
+    "inception_v3": _inception_v3,
+    "inception_v4": _inception_v4,
+    "inception_resnet_v2": _inception_resnet_v2,
+}
+# Families whose batch norms have no scale (keras.applications' Inception-ResNet-v2: TF-slim's
+# scale=False): a checkpoint's BN weight must be 1 there, and is then dropped.
+SCALELESS_BN = {"inception_resnet_v2"}
 # Modules of the checkpoint that the Keras variant does not build (left out on purpose).
 IGNORED = {"googlenet": re.compile(r"aux[12]\..*"), "inception_v3": re.compile(r"AuxLogits\..*")}
 
@@ -105,13 +187,23 @@ def _group(state_dict):
     return modules
 
 
-def _convert_module(module, params):
+def _convert_module(module, params, *, scaleless_bn=False):
     weight = params.get("weight")
     if "running_mean" in params:
         missing = [k for k in _BN_KEYS if k not in params]
         if missing:
             raise ValueError(f"Batch norm {module!r} lacks {missing} in the state dict.")
-        return [params[k].astype(np.float32) for k in _BN_KEYS]
+        arrays = [params[k].astype(np.float32) for k in _BN_KEYS]
+        if scaleless_bn:
+            off = float(np.abs(arrays[0] - 1.0).max())
+            if off > 1e-6:
+                raise ValueError(
+                    f"Batch norm {module!r} has a scale (weight) up to {off:.3g} away from 1; "
+                    "this network's batch norms have none (TF-slim's scale=False), so these "
+                    "weights cannot be loaded exactly."
+                )
+            arrays = arrays[1:]
+        return arrays
     if weight is None or weight.ndim not in (2, 4):
         raise ValueError(f"Module {module!r} is neither a convolution, linear nor batch norm.")
     kernel = weight.transpose(2, 3, 1, 0) if weight.ndim == 4 else weight.T
@@ -148,7 +240,7 @@ def to_keras(state_dict, family: str) -> dict[str, list[np.ndarray]]:
                 f"The state dict's parameter {module}.{next(iter(params))} has no counterpart "
                 f"in the Keras {family} model: is it a {family} checkpoint?"
             )
-        converted[layer] = _convert_module(module, params)
+        converted[layer] = _convert_module(module, params, scaleless_bn=family in SCALELESS_BN)
     return converted
 
 

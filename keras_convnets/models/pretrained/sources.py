@@ -7,7 +7,7 @@ with top-1/top-5 from timm's ``results/results-imagenet.csv`` at the same
 resolution and crop. torchvision's file names end in the first 8 hex digits
 of the file's SHA-256 (``torch.hub``'s ``check_hash`` convention); they are
 checked on download. timm's ResNet files are taken from its GitHub releases
-(the same ``torch.hub`` naming, hence a checked hash); the Inception v3
+(the same ``torch.hub`` naming, hence a checked hash); the Inception v3 and v4
 ``tf_in1k``/``gluon_in1k`` files exist only as ``model.safetensors`` on the
 Hugging Face hub, whose hash is not pinned here.
 """
@@ -120,13 +120,17 @@ def _timm_rsb(arch, tag, file_name, top1, top5, *, default=False):
     )
 
 
-def _timm_hf(tag, top1, top5, mean, std, *, default=False):
-    # Inception v3 ports in timm, only on the Hugging Face hub; evaluated at 299, crop 0.875.
+def _timm_hf(
+    tag, top1, top5, mean, std, *, default=False, variant="inception_v3_torch", resize=342
+):
+    # Inception ports in timm, only on the Hugging Face hub; evaluated at 299, crop 0.875
+    # (resize 342) unless ``resize`` says otherwise.
+    arch = tag.split(".")[0]
     return WeightsEntry(
         source=TIMM,
         tag=tag,
-        arch="inception_v3",
-        variant="inception_v3_torch",
+        arch=arch,
+        variant=variant,
         url=f"https://huggingface.co/timm/{tag}/resolve/main/model.safetensors",
         file_name=f"timm-{tag}.safetensors",
         sha256=None,
@@ -134,12 +138,13 @@ def _timm_hf(tag, top1, top5, mean, std, *, default=False):
         top1=top1,
         top5=top5,
         eval_size=299,
-        resize_size=342,  # int(299 / 0.875)
+        resize_size=resize,
         interpolation="bicubic",
         mean=mean,
         std=std,
-        family="inception_v3",
+        family=arch,
         default=default,
+        build_kwargs=(("style", "torch"),) if variant.endswith("_torch") else (),
         notes="hash not pinned (the hub's file, not a torch.hub name)",
     )
 
@@ -168,6 +173,13 @@ SOURCES: tuple[WeightsEntry, ...] = (
     _timm_hf("inception_v3.tf_in1k", 77.866, 93.644, INCEPTION_MEAN, INCEPTION_STD,
              default=True),
     _timm_hf("inception_v3.gluon_in1k", 78.806, 94.372, IMAGENET_MEAN, IMAGENET_STD),
+    # timm's port of TF-slim's Inception-v4 (results-imagenet.csv: 80.144 / 94.982 at 299).
+    _timm_hf("inception_v4.tf_in1k", 80.144, 94.982, INCEPTION_MEAN, INCEPTION_STD,
+             default=True, variant="inception_v4"),
+    # ... and of TF-slim's Inception-ResNet-v2 (80.434 / 95.312 at 299, crop_pct 0.897), into
+    # the keras.applications-layout model (its batch norms' scales are 1 and are dropped).
+    _timm_hf("inception_resnet_v2.tf_in1k", 80.434, 95.312, INCEPTION_MEAN, INCEPTION_STD,
+             default=True, variant="inception_resnet_v2", resize=333),
     _timm_rsb("resnet18", "resnet18.a1_in1k", "resnet18_a1_0-d63eafa0.pth", 71.504, 90.086,
               default=True),
     _timm_rsb("resnet34", "resnet34.a1_in1k", "resnet34_a1_0-46f8f793.pth", 76.42, 92.896,
