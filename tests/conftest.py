@@ -57,12 +57,15 @@ def _deadline() -> float | None:
         ) from None
 
 
+_DEADLINE = pytest.StashKey[float | None]()
+
+
 def pytest_configure(config):
-    _deadline()  # a value that is not a time stops the run before any test
+    config.stash[_DEADLINE] = _deadline()  # a value that is not a time stops the run here
 
 
 def pytest_runtest_setup(item):
-    deadline = _deadline()
+    deadline = item.config.stash.get(_DEADLINE, None)
     if deadline is not None and time.time() >= deadline:
         pytest.skip(f"CI-SKIPPED: not started, CI's time was up ({DEADLINE_ENV}); run it by hand")
 

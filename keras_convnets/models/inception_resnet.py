@@ -57,6 +57,7 @@ import functools
 
 from keras_convnets.models import _common
 from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.inception_v4 import PAPER
 from keras_convnets.models.registry import register_model
 
 BN_EPSILON = 1e-3  # keras.applications' conv2d_bn: BatchNormalization(scale=False) defaults
@@ -261,8 +262,7 @@ def _resolve_scales(scales) -> tuple[float, float, float]:
 @register_model(
     "inception_resnet_v2",
     family="inception_resnet",
-    paper="Szegedy et al. 2016, Inception-v4, Inception-ResNet and the Impact of Residual "
-    "Connections on Learning",
+    paper=PAPER,
     input_shape=DEFAULT_INPUT_SHAPE,
     classes=1000,
     preprocessing="tf",
@@ -318,8 +318,7 @@ def InceptionResNetV2(
 @register_model(
     "inception_resnet_v1",
     family="inception_resnet",
-    paper="Szegedy et al. 2016, Inception-v4, Inception-ResNet and the Impact of Residual "
-    "Connections on Learning",
+    paper=PAPER,
     input_shape=DEFAULT_INPUT_SHAPE,
     classes=1000,
     preprocessing="tf",

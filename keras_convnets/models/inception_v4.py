@@ -37,6 +37,11 @@ from keras_convnets.models import _common
 from keras_convnets.models.pretrained.convert import INCEPTION_V4_BLOCKS as BLOCK_NAMES
 from keras_convnets.models.registry import register_model
 
+# The paper of Inception-v4 and of Inception-ResNet-v1/v2 (keras_convnets.models.inception_resnet).
+PAPER = (
+    "Szegedy et al. 2016, Inception-v4, Inception-ResNet and the Impact of Residual "
+    "Connections on Learning"
+)
 BN_EPSILON = 1e-3  # TF-slim's and timm's
 BN_MOMENTUM = 0.9997  # TF-slim's batch_norm_decay for Inception-v4
 DEFAULT_INPUT_SHAPE = (299, 299, 3)
@@ -192,8 +197,7 @@ def _features(api, img_input):
 @register_model(
     "inception_v4",
     family="inception_v4",
-    paper="Szegedy et al. 2016, Inception-v4, Inception-ResNet and the Impact of Residual "
-    "Connections on Learning",
+    paper=PAPER,
     input_shape=DEFAULT_INPUT_SHAPE,
     classes=1000,
     preprocessing="tf",
