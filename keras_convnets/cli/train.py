@@ -3,6 +3,11 @@ r"""Trains a registered model with a paper's recipe.
     keras-convnets train --recipe=resnet_cifar --model=resnet56 --dataset=cifar10 \
         --model_dir=runs/resnet56
 
+The fast recipe (minutes instead of hours; each technique a ``--recipe_options`` key)::
+
+    keras-convnets train --recipe=fast --model=resnet20 --dataset=fashion_mnist \
+        --input_shape=native --model_dir=runs/fast
+
 Your own photos (an image folder, layouts below), fine-tuning a finished run or
 ImageNet weights::
 
@@ -38,7 +43,18 @@ __doc__ += "\n" + FOLDER_LAYOUTS + "\n"
 FLAGS = flags.FLAGS
 _DEFAULTS = config_lib.TrainConfig()
 
-flags.DEFINE_string("recipe", "resnet_cifar", f"One of {', '.join(config_lib.RECIPES)}.")
+flags.DEFINE_string(
+    "recipe",
+    "resnet_cifar",
+    f"One of {', '.join(config_lib.RECIPES)} (fast: warm-up + linear decay, Nesterov, label "
+    "smoothing, zero-init residuals, cutout; see README 'Train fast').",
+)
+flags.DEFINE_string(
+    "recipe_options",
+    None,
+    "Change the recipe's values for this run, key=value,... (e.g. cutout=0,label_smoothing=0). "
+    f"Keys: {', '.join(config_lib.recipe_option_names())}.",
+)
 flags.DEFINE_string("model", "resnet20", "A registered model (keras_convnets.list_models()).")
 flags.DEFINE_string(
     "dataset",
@@ -122,6 +138,7 @@ def config_from_flags() -> config_lib.TrainConfig:
         weights=FLAGS.weights,
         freeze_backbone=FLAGS.freeze_backbone,
         allow_config_change=FLAGS.allow_config_change,
+        recipe_options=FLAGS.recipe_options,
     )
 
 

@@ -616,7 +616,7 @@ def _fit_small(image, height, width):
     return tf.cond(tf.logical_and(h <= height, w <= width), pad, resize)
 
 
-def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=None):
+def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=None, cutout=0.0):
     """``fn(image uint8 [H,W,C], label, seed=None) -> (float32 image, label)`` for a pipeline.
 
     Training randomness is stateless: ``seed`` (an int32 pair; the training
@@ -640,6 +640,10 @@ def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=No
       87.5% and resizes. Then ``mode`` (``tf``: scaled to [-1, 1]).
     * ``none``: only channel adaptation and resize, values in [0, 255].
 
+    ``cutout`` (training only; DeVries & Taylor 2017): after the pipeline, a
+    square of ``cutout`` x the shorter side, centred anywhere in the image
+    (clipped at its borders), is set to 0 - the mean for ``cifar``.
+
     Example:
         >>> import numpy as np
         >>> from keras_convnets import data
@@ -660,8 +664,30 @@ def make_preprocess(pipeline, *, training, input_shape, mode=None, mean_image=No
         import tensorflow as tf
 
         mean = tf.constant(np.asarray(mean_image, np.float32))
+    if not 0.0 <= cutout < 1.0:
+        raise ValueError(f"`cutout` must be in [0, 1). Received: cutout={cutout!r}")
     transform = _Transform(tuple(input_shape), bool(training), mode, mean)
-    return functools.partial(_PIPELINE_FNS[pipeline], transform)
+    fn = functools.partial(_PIPELINE_FNS[pipeline], transform)
+    if training and cutout:
+        return functools.partial(_with_cutout, fn, transform, cutout)
+    return fn
+
+
+def _with_cutout(fn, t: _Transform, fraction, image, label, seed=None):
+    """``fn`` then a zeroed square of ``fraction`` x the shorter side (seeded like ``fn``)."""
+    import tensorflow as tf
+
+    s_fn, s_cut = _seeds(seed, 2)
+    image, label = fn(image, label, s_fn)
+    side = max(1, int(round(fraction * min(t.height, t.width))))
+    unit = tf.random.stateless_uniform((2,), s_cut)
+    centre = tf.cast(unit * [t.height, t.width], tf.int32)
+    rows = tf.range(t.height)[:, None]
+    cols = tf.range(t.width)[None, :]
+    top, left = centre[0] - side // 2, centre[1] - side // 2
+    inside = (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)
+    keep = tf.cast(~inside, image.dtype)[:, :, None]
+    return image * keep, label
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,7 @@ import re
 
 from keras_convnets import atomic
 
-SCHEDULES = ("piecewise", "plateau", "step_decay")
+SCHEDULES = ("piecewise", "plateau", "step_decay", "warmup_linear")
 OPTIMIZERS = ("sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -63,7 +63,18 @@ class Recipe:
     ema_decay: float | None = None  # moving average of the weights used for evaluation
     val_fraction: float = 0.1  # held out of train for validation; 0: use the test split
     freeze_epochs: float = 0.0  # fine-tuning: epochs with the backbone frozen (head only)
+    nesterov: bool = False  # Nesterov momentum (SGD)
+    warmup_fraction: float = 0.0  # warmup_linear: fraction of training the rate ramps up over
+    zero_init_residual: bool = False  # last BN of each residual branch starts at gamma = 0
+    cutout: float = 0.0  # training: a random square of this fraction of the side is erased
+    follow_weights: bool = False  # with `weights`: the weights' transform, frozen BN (finetune)
     notes: str = ""
+
+    def pipeline_for(self, weights) -> str:
+        """The pipeline of a run of this recipe from ``weights`` (None: from scratch)."""
+        if self.follow_weights and weights is not None:
+            return PIPELINE_FROM_WEIGHTS
+        return self.pipeline
 
 
 _RESNET = "He et al. 2015, Deep Residual Learning for Image Recognition"
@@ -164,6 +175,119 @@ RECIPES["finetune"] = Recipe(
 )
 PIPELINE_FROM_WEIGHTS = "from_weights"
 
+RECIPES["fast"] = Recipe(
+    name="fast",
+    paper="Not a paper setting: fast-training practice (Goyal et al. 2017 warm-up and linear "
+    "scaling; Smith 2018 one-cycle; Szegedy et al. 2016 label smoothing; DeVries & Taylor 2017 "
+    "cutout; He et al. 2019 'bag of tricks' zero-gamma; Page 2018 / airbench)",
+    optimizer="sgd",
+    base_lr=0.4,
+    base_batch=512,
+    weight_decay=5e-4,
+    schedule="warmup_linear",
+    warmup_fraction=0.2,
+    epochs=8.0,
+    pipeline="cifar",
+    nesterov=True,
+    label_smoothing=0.1,
+    zero_init_residual=True,
+    cutout=0.25,
+    val_fraction=0.1,
+    follow_weights=True,
+    notes="Batch 512, Nesterov SGD 0.9, lr 0.4 (scaled with the batch) ramped up linearly "
+    "over the first 20% of training then down linearly to 0; weight decay 5e-4 on kernels "
+    "only; label smoothing 0.1; the last BatchNorm of every residual branch starts at gamma=0; "
+    "pad-crop-flip plus cutout (a zeroed square of 1/4 of the side); 8 epochs. With --weights "
+    "it fine-tunes: the weights' own transform, BatchNorm frozen, as the finetune recipe. "
+    "Every value can be changed with --recipe_options (e.g. cutout=0,label_smoothing=0).",
+)
+
+# Recipe fields --recipe_options may not change: they name and describe the recipe.
+_FIXED_FIELDS = ("name", "paper", "notes")
+
+
+def recipe_option_names() -> list:
+    """The Recipe fields ``recipe_options`` may set."""
+    return [f.name for f in dataclasses.fields(Recipe) if f.name not in _FIXED_FIELDS]
+
+
+def parse_recipe_options(text: str | None) -> dict:
+    """``"key=value,key=value"`` as typed Recipe field values (``ValueError`` names the key).
+
+    Booleans are true/false, optional numbers take ``none``, tuples (``milestones``)
+    separate their values with ``:``.
+
+    Example:
+        >>> from keras_convnets.training import config
+        >>> config.parse_recipe_options("cutout=0,nesterov=false,milestones=0.5:0.75")
+        {'cutout': 0.0, 'nesterov': False, 'milestones': (0.5, 0.75)}
+    """
+    if not text:
+        return {}
+    types = {f.name: str(f.type) for f in dataclasses.fields(Recipe)}
+    allowed = recipe_option_names()
+    options = {}
+    for item in text.split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or key not in allowed:
+            raise ValueError(
+                f"`recipe_options` must be key=value pairs, keys among {', '.join(allowed)}. "
+                f"Received: recipe_options={text!r} ({item.strip()!r})"
+            )
+        try:
+            options[key] = _typed(types[key], value)
+        except ValueError:
+            raise ValueError(
+                f"`recipe_options` {key}={value!r} is not a {types[key]}. "
+                f"Received: recipe_options={text!r}"
+            ) from None
+    return options
+
+
+def _typed(kind: str, value: str):
+    if value.lower() == "none" and "None" in kind:
+        return None
+    if kind.startswith("bool"):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(value)
+        return value.lower() in ("true", "1", "yes")
+    if kind.startswith("int"):
+        return int(value)
+    if kind.startswith("float"):
+        return float(value)
+    if kind.startswith("tuple"):
+        return tuple(float(v) for v in value.split(":") if v)
+    return value
+
+
+def _check_recipe(recipe: Recipe, text):
+    """Refuses a recipe whose values (after ``recipe_options``) cannot train."""
+    checks = (
+        ("optimizer", recipe.optimizer in OPTIMIZERS, ", ".join(OPTIMIZERS)),
+        ("schedule", recipe.schedule in SCHEDULES, ", ".join(SCHEDULES)),
+        ("base_lr", 0 < recipe.base_lr < math.inf, "> 0"),
+        ("base_batch", recipe.base_batch >= 1, ">= 1"),
+        ("epochs", 0 < recipe.epochs < math.inf, "> 0"),
+        ("weight_decay", 0 <= recipe.weight_decay < math.inf, ">= 0"),
+        ("momentum", 0 <= recipe.momentum < 1, "in [0, 1)"),
+        ("label_smoothing", 0 <= recipe.label_smoothing < 1, "in [0, 1)"),
+        ("warmup_fraction", 0 <= recipe.warmup_fraction < 1, "in [0, 1)"),
+        ("cutout", 0 <= recipe.cutout < 1, "in [0, 1)"),
+        ("val_fraction", 0 <= recipe.val_fraction < 1, "in [0, 1)"),
+        ("ema_decay", recipe.ema_decay is None or 0 < recipe.ema_decay < 1, "none or in (0, 1)"),
+    )
+    for key, ok, allowed in checks:
+        if not ok:
+            raise ValueError(
+                f"`recipe_options` sets {key}={getattr(recipe, key)!r}; allowed: {allowed}. "
+                f"Received: recipe_options={text!r}"
+            )
+    if recipe.schedule == "piecewise" and any(not 0 < m < 1 for m in recipe.milestones):
+        raise ValueError(
+            f"`recipe_options` milestones must be fractions in (0, 1). Received: "
+            f"milestones={recipe.milestones!r}"
+        )
+
 
 def get_recipe(name: str) -> Recipe:
     """The named recipe (``ValueError`` lists the allowed names).
@@ -176,6 +300,23 @@ def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise ValueError(f"Unknown recipe {name!r}. Allowed recipes: {', '.join(RECIPES)}")
     return RECIPES[name]
+
+
+def effective_recipe(name: str, options: str | None = None) -> Recipe:
+    """The named recipe with ``options`` (:func:`parse_recipe_options`) applied and checked.
+
+    Example:
+        >>> from keras_convnets.training import config
+        >>> config.effective_recipe("fast", "cutout=0").cutout
+        0.0
+    """
+    recipe = get_recipe(name)
+    changes = parse_recipe_options(options)
+    if not changes:
+        return recipe
+    recipe = dataclasses.replace(recipe, **changes)
+    _check_recipe(recipe, options)
+    return recipe
 
 
 @dataclasses.dataclass
@@ -210,10 +351,15 @@ class TrainConfig:
     weights: str | None = None  # initial weights: "imagenet", a weights/.keras file or a run dir
     freeze_backbone: bool = False  # finetune: keep the backbone frozen for the whole run
     allow_config_change: bool = False  # resume although model/data/schedule changed
+    recipe_options: str | None = None  # "key=value,...": Recipe fields changed for this run
+
+    def recipe_setting(self) -> Recipe:
+        """The run's recipe: :attr:`recipe` with :attr:`recipe_options` applied."""
+        return effective_recipe(self.recipe, self.recipe_options)
 
     def validate(self):
         """Checks the flags that need no data; raises ``ValueError`` listing what is allowed."""
-        recipe = get_recipe(self.recipe)
+        recipe = self.recipe_setting()
         if recipe.pipeline == PIPELINE_FROM_WEIGHTS and self.weights is None:
             raise ValueError(
                 f"Recipe {self.recipe!r} fine-tunes pretrained weights: pass `weights` "
@@ -311,6 +457,8 @@ class Resolved:
     learning_rate: float = 0.1
     schedule: str = "piecewise"
     milestone_steps: list = dataclasses.field(default_factory=list)
+    warmup_steps: int = 0  # warmup_linear: steps of the linear ramp up to learning_rate
+    nesterov: bool = False
     decay_factor: float = 0.1
     decay_every_steps: int | None = None
     plateau_patience: int = 0
@@ -323,6 +471,9 @@ class Resolved:
     label_smoothing: float = 0.0
     clip_global_norm: float | None = None
     ema_decay: float | None = None
+    zero_init_residual: bool = False
+    cutout: float = 0.0
+    recipe_options: dict = dataclasses.field(default_factory=dict)  # --recipe_options
     val_fraction: float = 0.1
     split_seed: int = 0
     outputs: list = dataclasses.field(default_factory=lambda: ["predictions"])
@@ -340,7 +491,8 @@ class Resolved:
         "recipe model dataset data_dir weights classes input_shape pipeline preprocessing_mode "
         "optimizer global_batch num_train total_steps learning_rate schedule milestone_steps "
         "decay_every_steps warmup_lr freeze_steps weight_decay label_smoothing ema_decay "
-        "val_fraction split_seed seed precision"
+        "val_fraction split_seed seed precision recipe_options warmup_steps nesterov "
+        "zero_init_residual cutout"
     ).split()
 
     def to_json(self) -> dict:
@@ -385,7 +537,7 @@ def resolve(
         >>> r.total_steps, r.milestone_steps, r.learning_rate
         (64000, [32000, 48000], 0.1)
     """
-    recipe = get_recipe(cfg.recipe)
+    recipe = cfg.recipe_setting()
     rules = []
     global_batch, steps_per_epoch = _batch(cfg, recipe, num_train, num_replicas, num_workers, rules)
     lr = _learning_rate(cfg, recipe, global_batch, rules)
@@ -394,6 +546,7 @@ def resolve(
         recipe, total_steps, num_train, global_batch, rules
     )
     warmup_lr = _warmup(cfg, recipe, global_batch, rules)
+    warmup_steps = _linear_warmup(recipe, total_steps, rules)
     freeze_steps = _freeze_steps(cfg, recipe, steps_per_epoch, total_steps, rules)
     weight_decay = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
     rules.append(
@@ -428,6 +581,8 @@ def resolve(
         learning_rate=lr,
         schedule=recipe.schedule,
         milestone_steps=milestone_steps,
+        warmup_steps=warmup_steps,
+        nesterov=recipe.nesterov,
         decay_factor=recipe.decay_factor,
         decay_every_steps=decay_every_steps,
         plateau_patience=recipe.plateau_patience,
@@ -440,6 +595,9 @@ def resolve(
         label_smoothing=recipe.label_smoothing,
         clip_global_norm=recipe.clip_global_norm,
         ema_decay=recipe.ema_decay,
+        zero_init_residual=recipe.zero_init_residual and cfg.weights is None,
+        cutout=recipe.cutout,
+        recipe_options=parse_recipe_options(cfg.recipe_options),
         val_fraction=recipe.val_fraction if cfg.val_fraction is None else cfg.val_fraction,
         outputs=list(outputs),
         loss_weights=loss_weights or {outputs[0]: 1.0},
@@ -533,6 +691,17 @@ def _warmup(cfg, recipe, global_batch, rules):
         f"{recipe.warmup_max_epochs:g} epochs)"
     )
     return warmup_lr
+
+
+def _linear_warmup(recipe, total_steps, rules):
+    if recipe.schedule != "warmup_linear":
+        return 0
+    steps = max(1, int(round(recipe.warmup_fraction * total_steps)))
+    rules.append(
+        f"schedule: lr ramps linearly up to its peak over {recipe.warmup_fraction:g} of training "
+        f"({steps} steps), then linearly down to 0 at step {total_steps}"
+    )
+    return steps
 
 
 def _freeze_steps(cfg, recipe, steps_per_epoch, total_steps, rules):

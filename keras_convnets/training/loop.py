@@ -46,6 +46,7 @@ from keras_convnets.training.steps import (  # noqa: F401  (public names of this
     decayed_kernels,
     l2_penalty,
     make_optimizer,
+    zero_init_residual,
 )
 
 
@@ -128,7 +129,7 @@ class Trainer:
         cfg = self.cfg
         cfg.validate()
         _check_names(cfg, self.model_fn)
-        self.recipe = config_lib.get_recipe(cfg.recipe)
+        self.recipe = cfg.recipe_setting()
         self.source = finetune.source_run(cfg.weights)
         if self.source is not None and self.source.registry_name not in (None, cfg.model):
             raise ValueError(
@@ -224,7 +225,7 @@ class Trainer:
         )
         skip = finetune.classifier_layers(model, self.source, self.class_names)
         self.head = finetune.transfer_weights(pretrained, model, skip=skip)
-        if self.recipe.pipeline == config_lib.PIPELINE_FROM_WEIGHTS:
+        if self.recipe.pipeline_for(cfg.weights) == config_lib.PIPELINE_FROM_WEIGHTS:
             finetune.freeze_batchnorm(model)
         self.log(
             f"Initial weights from {finetune.describe_source(cfg.weights)}; new (head) layers: "
@@ -233,7 +234,7 @@ class Trainer:
 
     def resolve(self):
         cfg = self.cfg
-        pipeline, mode, self.mean = self.recipe.pipeline, None, None
+        pipeline, mode, self.mean = self.recipe.pipeline_for(cfg.weights), None, None
         if pipeline == config_lib.PIPELINE_FROM_WEIGHTS:
             pipeline, mode, self.mean = finetune.transform_of(
                 cfg.weights, info=self.info, source=self.source
@@ -253,6 +254,12 @@ class Trainer:
             pipeline=pipeline,
         )
         r = self.resolved
+        if r.zero_init_residual:
+            zeroed = zero_init_residual(self.model)
+            r.rules.append(
+                f"zero-init: gamma = 0 in the last BatchNorm of {len(zeroed)} residual "
+                "branch(es): each block starts as the identity"
+            )
         r.strategy = self.strategy_text
         r.num_val = self.val_split.num_examples
         r.num_test = self.test_split.num_examples
@@ -356,7 +363,7 @@ class Trainer:
             )
         shape = tuple(r.input_shape)
         kw = {"input_shape": shape, "mode": r.preprocessing_mode, "mean_image": self.mean}
-        self.train_pre = data_lib.make_preprocess(r.pipeline, training=True, **kw)
+        self.train_pre = data_lib.make_preprocess(r.pipeline, training=True, cutout=r.cutout, **kw)
         self.eval_pre = data_lib.make_preprocess(r.pipeline, training=False, **kw)
 
     def _mean_image(self):

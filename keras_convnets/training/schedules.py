@@ -40,6 +40,11 @@ def learning_rate(resolved: Resolved, step: int, state: dict) -> float:
         return lr * resolved.decay_factor ** (step // resolved.decay_every_steps)
     if kind == "plateau":
         return lr * 0.1 ** state.get("plateau_reductions", 0)
+    if kind == "warmup_linear":  # up from lr/warmup_steps to lr, then down to 0 at the end
+        ramp = resolved.warmup_steps
+        if step < ramp:
+            return lr * (step + 1) / ramp
+        return lr * max(0.0, resolved.total_steps - step) / max(1, resolved.total_steps - ramp)
     raise ValueError(f"Unknown schedule {kind!r}")
 
 

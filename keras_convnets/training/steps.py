@@ -59,7 +59,9 @@ def make_optimizer(resolved: config_lib.Resolved):
 
     kwargs = {"learning_rate": resolved.learning_rate, "global_clipnorm": resolved.clip_global_norm}
     if resolved.optimizer == "sgd":
-        opt = _pre_reduced(keras.optimizers.SGD)(momentum=resolved.momentum, **kwargs)
+        opt = _pre_reduced(keras.optimizers.SGD)(
+            momentum=resolved.momentum, nesterov=resolved.nesterov, **kwargs
+        )
     elif resolved.optimizer == "rmsprop":
         opt = _pre_reduced(keras.optimizers.RMSprop)(
             rho=resolved.rho, epsilon=resolved.epsilon, momentum=resolved.momentum, **kwargs
@@ -72,6 +74,36 @@ def make_optimizer(resolved: config_lib.Resolved):
     if resolved.precision == "mixed_float16":
         opt = keras.optimizers.LossScaleOptimizer(opt)
     return opt
+
+
+def zero_init_residual(model) -> list:
+    """Sets gamma = 0 in the last BatchNorm of every residual branch; returns their names.
+
+    A branch is an input of an ``Add`` layer that comes straight from a
+    BatchNormalization layer; a projection shortcut (``..._0_bn``) is not a
+    branch. Each residual block then starts as its shortcut (Goyal et al. 2017
+    §5.1; He et al. 2019 "zero gamma"). Models without such blocks are unchanged.
+
+    Example:
+        >>> import keras_convnets
+        >>> from keras_convnets.training import steps
+        >>> m = keras_convnets.ResNet20(weights=None, input_shape=(28, 28, 1))
+        >>> len(steps.zero_init_residual(m))
+        9
+    """
+    import keras
+
+    zeroed = []
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.Add):
+            continue
+        for tensor in layer._inbound_nodes[0].input_tensors:
+            source = tensor._keras_history.operation
+            is_bn = isinstance(source, keras.layers.BatchNormalization)
+            if is_bn and source.scale and not source.name.endswith("_0_bn"):
+                source.gamma.assign(np.zeros(source.gamma.shape, source.gamma.dtype))
+                zeroed.append(source.name)
+    return zeroed
 
 
 def decayed_kernels(model) -> list:
