@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -103,8 +102,10 @@ def write_atomic(path, text: str) -> None:
 
 
 def write_json(path, data) -> None:
-    """Writes ``data`` as indented JSON, atomically."""
-    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+    """Writes ``data`` as indented JSON, atomically (:func:`keras_convnets.atomic.write_json`)."""
+    from keras_convnets import atomic
+
+    atomic.write_json(path, data)
 
 
 def load_average() -> tuple[float, float, float]:

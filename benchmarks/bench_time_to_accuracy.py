@@ -7,14 +7,20 @@ Same network (``--model``, ResNet-20 by default, built for 28x28x1), same data
 (Fashion-MNIST from the local IDX files), same machine, one process, one run
 after the other. Parts (``--parts``):
 
+* ``rates``: training images/s of the paper recipe's step (batch 128) and the
+  fast recipe's (its batch, Nesterov, label smoothing) on the same net,
+  alternated (A, B, A, B) so that the machine's load hits both alike; the
+  curves' time axes use them (the epoch's steps x batch / images/s).
 * ``curve``: the paper recipe (``resnet_cifar``, ``--paper_epochs``) and the fast
   recipe (``--fast_epochs``) on all 60,000 training images; the 10,000 test
   images are evaluated after every epoch to draw the curve (nothing is chosen
-  by them). Time is the cumulative training time (start-up and the per-epoch
-  test evaluations, which both recipes pay alike, excluded; the totals are
-  recorded too). Prints each recipe's final accuracy, the time each needs to
-  reach the paper recipe's final accuracy, and their ratio; writes
-  ``curves.csv`` and ``curves.png``.
+  by them). Time is training time from the ``rates`` part (start-up and the
+  per-epoch test evaluations, which both recipes pay alike, excluded; the run's
+  own measured seconds are recorded too). ``--paper_history`` takes the paper
+  recipe's accuracy per epoch from an earlier full run instead of training it.
+  Prints each recipe's final accuracy, the time each needs to reach the paper
+  recipe's final accuracy, and their ratio; writes ``curves.csv`` and
+  ``curves.png``.
 * ``equal_steps``: both recipes for ``--short_epochs`` epochs (their own
   schedules compressed to that length), the test accuracy at the end.
 * ``ablation``: the fast recipe with each technique removed in turn, on the
@@ -40,6 +46,8 @@ import time
 
 from keras_convnets import atomic
 
+PARTS = ("rates", "equal_steps", "curve", "ablation", "bf16")
+
 # (name, recipe_options) of the ablation: each removes one technique of the fast recipe.
 ABLATION = (
     ("fast (all techniques)", None),
@@ -47,9 +55,9 @@ ABLATION = (
     ("- Nesterov (plain momentum)", "nesterov=false"),
     ("- label smoothing", "label_smoothing=0"),
     ("- zero-init residuals", "zero_init_residual=false"),
-    ("- cutout", "cutout=0"),
+    ("+ cutout 0.25", "cutout=0.25"),
     ("- weight decay 5e-4 (the paper's 1e-4)", "weight_decay=0.0001"),
-    ("- batch 512 (batch 128, rate scaled to 0.1)", "base_batch=128,base_lr=0.1"),
+    ("- batch 128 (batch 512, rate scaled to 0.8)", "base_batch=512,base_lr=0.8"),
 )
 
 
@@ -57,19 +65,18 @@ def _args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/time_to_accuracy", help="Folder of runs and results.")
     p.add_argument("--model", default="resnet20", help="A registered CIFAR-style network.")
-    p.add_argument("--parts", default="curve,equal_steps,ablation,bf16", help="Comma list.")
+    p.add_argument("--parts", default=",".join(PARTS), help="Comma list.")
     p.add_argument("--paper_epochs", type=float, default=30.0, help="Paper recipe length.")
     p.add_argument("--fast_epochs", type=float, default=8.0, help="Fast recipe length.")
     p.add_argument("--short_epochs", type=float, default=2.0, help="equal_steps/bf16 length.")
     p.add_argument("--ablation_epochs", type=float, default=2.0, help="Each ablation run.")
     p.add_argument("--bf16_epochs", type=float, default=None, help="bf16 accuracy twins.")
-    p.add_argument("--bf16_steps", type=int, default=10, help="Steps per timed bf16 round.")
+    p.add_argument("--timed_steps", type=int, default=10, help="Steps per timed round.")
     p.add_argument(
         "--paper_history",
         default=None,
         help="curve: take the paper recipe's accuracy per epoch from this history.csv of an "
-        "earlier full run instead of training it again, timed at the paper recipe's images/s "
-        "measured by equal_steps in this invocation (same machine, same process).",
+        "earlier full run (same code, seed and data) instead of training it again.",
     )
     p.add_argument("--data_dir", default=None, help="IDX folder (default: the Debian one).")
     p.add_argument("--max_train_examples", type=int, default=None, help="Smoke runs only.")
@@ -77,9 +84,9 @@ def _args(argv=None):
     p.add_argument("--verbose", type=int, default=2, help="0, 1 (bar) or 2 (line per epoch).")
     args = p.parse_args(argv)
     parts = args.parts.split(",")
-    unknown = sorted(set(parts) - {"curve", "equal_steps", "ablation", "bf16"})
+    unknown = sorted(set(parts) - set(PARTS))
     if unknown:
-        p.error(f"--parts: unknown {unknown}; allowed: curve, equal_steps, ablation, bf16")
+        p.error(f"--parts: unknown {unknown}; allowed: {', '.join(PARTS)}")
     args.parts = parts
     return args
 
@@ -90,7 +97,7 @@ def _train(args, name, recipe, *, epochs, val_fraction=0.0, options=None, precis
 
     model_dir = os.path.join(args.out, name)
     summary_path = os.path.join(model_dir, "summary.json")
-    batch = 128 if recipe == "resnet_cifar" else None
+    batch = _batch(recipe)
     cfg = TrainConfig(
         recipe=recipe,
         model=args.model,
@@ -137,55 +144,95 @@ def time_to(rows, accuracy) -> float | None:
 
 def part_curve(args, results):
     if args.paper_history:
-        paper, paper_rows = _retimed_paper(args, results)
+        with open(args.paper_history) as f:
+            paper_rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        paper = {"test_accuracy": paper_rows[-1]["val_accuracy"]}
     else:
         paper, paper_rows = _train(args, "curve_paper", "resnet_cifar", epochs=args.paper_epochs)
     fast, fast_rows = _train(args, "curve_fast", "fast", epochs=args.fast_epochs)
+    rates, timing = _curve_rates(args, results, paper, fast)
+    paper_rows = _retime(paper_rows, PAPER_BATCH, rates["paper"])
+    fast_rows = _retime(fast_rows, _batch("fast"), rates["fast"])
     target = paper["test_accuracy"]
     t_paper, t_fast = time_to(paper_rows, target), time_to(fast_rows, target)
+    paper_total = sum(r["seconds"] for r in paper_rows)
+    fast_total = sum(r["seconds"] for r in fast_rows)
     out = {
         "paper_source": args.paper_history or "trained in this invocation",
+        "timing": timing,
+        "images_per_second": rates,
         "paper_final_accuracy": target,
         "fast_final_accuracy": fast["test_accuracy"],
-        "paper_train_seconds": paper["train_seconds"],
-        "fast_train_seconds": fast["train_seconds"],
+        "paper_train_seconds": paper_total,
+        "fast_train_seconds": fast_total,
         "paper_seconds_to_paper_final": t_paper,
         "fast_seconds_to_paper_final": t_fast,
-        "ratio_fast_over_paper_total": None if t_fast is None else t_fast / paper["train_seconds"],
-        "paper_images_per_second": paper["images_per_second"],
-        "fast_images_per_second": fast["images_per_second"],
+        "ratio_fast_over_paper_total": None if t_fast is None else t_fast / paper_total,
         "fast_accuracy_by_minute": _by_minute(fast_rows, (15, 30, 60)),
         "fast_accuracy_by_epoch": [r["val_accuracy"] for r in fast_rows],
+        "fast_measured_train_seconds": fast["train_seconds"],
     }
     _write_curves(args.out, {"paper": paper_rows, "fast": fast_rows})
     results["curve"] = out
     print(
-        f"curve: paper recipe {target:.4f} after {paper['train_seconds']:.0f} s; fast recipe "
-        f"{fast['test_accuracy']:.4f} after {fast['train_seconds']:.0f} s; fast reached "
-        f"{target:.4f} after {t_fast if t_fast is None else round(t_fast)} s "
-        f"(ratio to the paper's total: {out['ratio_fast_over_paper_total']})"
+        f"curve ({timing}): paper recipe {target:.4f} after {paper_total:.0f} s; fast recipe "
+        f"{fast['test_accuracy']:.4f} after {fast_total:.0f} s; fast reached {target:.4f} after "
+        f"{t_fast if t_fast is None else round(t_fast)} s (ratio to the paper's total: "
+        f"{out['ratio_fast_over_paper_total']})"
     )
 
 
-def _retimed_paper(args, results):
-    """The paper recipe's curve from an earlier run, each epoch timed at today's images/s."""
-    measured = results.get("equal_steps")
-    if measured is None or "equal_steps" not in args.parts:
-        raise SystemExit("--paper_history needs the equal_steps part in the same invocation")
-    rate = measured["paper_images_per_second"]
-    with open(args.paper_history) as f:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    images_per_epoch = rows[0]["step"] * 128 / rows[0]["epoch"]
-    previous = 0.0
+def _batch(recipe):
+    """The global batch of ``recipe``'s runs here: the paper's 128, the fast recipe's own."""
+    from keras_convnets.training import config
+
+    return 128 if recipe == "resnet_cifar" else config.get_recipe(recipe).base_batch
+
+
+PAPER_BATCH = 128
+
+
+def _curve_rates(args, results, paper, fast):
+    """Training images/s of each recipe for the curves' time axes, and how they were measured."""
+    if "rates" in results:
+        return results["rates"]["images_per_second"], "alternating step rates (part rates)"
+    if args.paper_history:
+        measured = results.get("equal_steps")
+        if measured is None:
+            raise SystemExit("--paper_history needs the rates or equal_steps part first")
+        rates = {"paper": measured["paper_images_per_second"], "fast": fast["images_per_second"]}
+        return rates, "each recipe's own runs' images/s (equal_steps for the paper recipe)"
+    rates = {"paper": paper["images_per_second"], "fast": fast["images_per_second"]}
+    return rates, "each recipe's own run"
+
+
+def _retime(rows, batch, rate):
+    """``rows`` with ``seconds`` = the epoch's steps x ``batch`` / ``rate`` (images/s)."""
+    out, previous = [], 0.0
     for row in rows:
-        row["seconds"] = (row["epoch"] - previous) * images_per_epoch / rate
-        previous = row["epoch"]
-    summary = {
-        "test_accuracy": rows[-1]["val_accuracy"],
-        "train_seconds": sum(r["seconds"] for r in rows),
-        "images_per_second": rate,
-    }
-    return summary, rows
+        out.append({**row, "seconds": (row["step"] - previous) * batch / rate})
+        previous = row["step"]
+    return out
+
+
+def _step_config(args, recipe, precision):
+    """The resolved configuration of a full Fashion-MNIST run of ``recipe`` (for its step)."""
+    from keras_convnets.training import config
+
+    cfg = config.TrainConfig(recipe=recipe, model=args.model, dataset="fashion_mnist",
+                             precision=precision, batch_size=_batch(recipe))  # fmt: skip
+    return config.resolve(cfg, num_train=60_000, num_replicas=1, input_shape=(28, 28, 1),
+                          classes=10)  # fmt: skip
+
+
+def part_rates(args, results):
+    """Training images/s of the paper recipe's step and the fast recipe's, on the same net."""
+
+    paper = _step_config(args, "resnet_cifar", "float32")
+    fast = _step_config(args, "fast", "float32")
+    rates = _alternating_rates(args, {"paper": paper, "fast": fast}, rounds=3)
+    results["rates"] = {"images_per_second": rates, "steps_per_round": args.timed_steps}
+    print(f"rates: paper recipe {rates['paper']:.0f} img/s, fast {rates['fast']:.0f} img/s")
 
 
 def _by_minute(rows, minutes):
@@ -243,8 +290,9 @@ def part_equal_steps(args, results):
     }
     print(
         f"equal_steps ({epochs:g} epochs): paper recipe {paper['test_accuracy']:.4f} "
-        f"({paper['steps']} steps of 128, {paper['train_seconds']:.0f} s), fast recipe "
-        f"{fast['test_accuracy']:.4f} ({fast['steps']} steps of 512, {fast['train_seconds']:.0f} s)"
+        f"({paper['steps']} steps of {PAPER_BATCH}, {paper['train_seconds']:.0f} s), fast recipe "
+        f"{fast['test_accuracy']:.4f} ({fast['steps']} steps of {_batch('fast')}, "
+        f"{fast['train_seconds']:.0f} s)"
     )
 
 
@@ -268,7 +316,9 @@ def part_ablation(args, results):
 
 
 def part_bf16(args, results):
-    rates = _alternating_rates(args, rounds=2)
+
+    configs = {p: _step_config(args, "fast", p) for p in ("float32", "mixed_bfloat16")}
+    rates = _alternating_rates(args, configs, rounds=2)
     epochs = args.bf16_epochs or args.short_epochs
     twins = {
         precision: _train(
@@ -302,51 +352,44 @@ def _cpu_flags() -> str:
     return " ".join(found) or "no avx512/amx flags"
 
 
-def _alternating_rates(args, *, rounds):
-    """Training images/s of the fast recipe's step in each precision, A B A B, median."""
+def _alternating_rates(args, configs, *, rounds):
+    """Training images/s of each ``{name: Resolved}`` step on the same net, A B A B, median."""
     import statistics
 
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from keras_convnets.models import registry
-    from keras_convnets.training import config, steps
+    from keras_convnets.training import steps
 
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(512, 28, 28, 1)).astype("float32")
-    y = rng.integers(0, 10, size=(512,))
     runners = {}
-    for precision in ("float32", "mixed_bfloat16"):
-        keras.config.set_dtype_policy(precision)
+    for name, r in configs.items():
+        keras.config.set_dtype_policy(r.precision)
         try:
             model = registry.get_model(args.model, input_shape=(28, 28, 1), classes=10)
         finally:
             keras.config.set_dtype_policy("float32")
-        r = config.Resolved(
-            model=args.model, global_batch=512, learning_rate=0.4, nesterov=True,
-            label_smoothing=0.1, weight_decay=5e-4, precision=precision,
-        )  # fmt: skip
-        import tensorflow as tf
-
-        strategy = tf.distribute.get_strategy()
-        opt = steps.make_optimizer(r)
         runner = steps.Steps(
-            model=model, optimizer=opt, strategy=strategy, resolved=r,
-            output_names=["predictions"], ema_vars=[],
+            model=model, optimizer=steps.make_optimizer(r), strategy=tf.distribute.get_strategy(),
+            resolved=r, output_names=["predictions"], ema_vars=[],
         )  # fmt: skip
-        step = runner.train_step("full")
+        x = rng.normal(size=(r.global_batch, 28, 28, 1)).astype("float32")
+        y = rng.integers(0, 10, size=(r.global_batch,))
         batch = (tf.constant(x), tf.constant(y))
+        step = runner.train_step("full")
         for _ in range(3):
             step(batch)  # tracing and warm-up
-        runners[precision] = (step, batch)
+        runners[name] = (step, batch, r.global_batch)
     rates = {name: [] for name in runners}
     for _ in range(rounds):
-        for name, (step, batch) in runners.items():
+        for name, (step, batch, size) in runners.items():
             start = time.perf_counter()
-            for _ in range(args.bf16_steps):
+            for _ in range(args.timed_steps):
                 out = step(batch)
             float(out[0])
-            rates[name].append(args.bf16_steps * 512 / (time.perf_counter() - start))
+            rates[name].append(args.timed_steps * size / (time.perf_counter() - start))
     return {name: statistics.median(v) for name, v in rates.items()}
 
 
@@ -363,14 +406,14 @@ def main(argv=None):
         for k, v in vars(args).items()
         if v is not None
     )
-    order = ("equal_steps", "curve", "ablation", "bf16")  # curve may use equal_steps' rate
+    order = ("rates", "equal_steps", "curve", "ablation", "bf16")  # curve uses rates
     for part in order:
         if part in args.parts:
             start = time.time()
             globals()[f"part_{part}"](args, results)
             results.setdefault("wall_seconds", {})[part] = time.time() - start
             results["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            atomic.write_text(path, json.dumps(results, indent=2) + "\n")
+            atomic.write_json(path, results)
     print("RESULT " + json.dumps(results))
 
 

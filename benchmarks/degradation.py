@@ -17,6 +17,8 @@ import os
 
 from absl import app, flags
 
+from keras_convnets import atomic
+
 flags.DEFINE_string("dataset", "fashion_mnist", "cifar10 (TFDS data_dir) or fashion_mnist.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir or IDX folder.")
 flags.DEFINE_list("models", ["plain20", "plain56", "resnet20", "resnet56"], "Networks.")
@@ -51,7 +53,6 @@ def whole_epochs(history: list[dict]) -> list[dict]:
 def summarize(out: str, models, dataset: str) -> dict:
     """Writes ``degradation.png`` and ``degradation.json`` from the runs in ``out``."""
     from keras_convnets.training import plots
-    from keras_convnets.training.config import write_json_atomic
 
     results, curves = {}, {}
     for name in models:
@@ -75,7 +76,7 @@ def summarize(out: str, models, dataset: str) -> dict:
         curves,
         title=f"Plain vs residual on {dataset} (dashed: train, solid: test)",
     )
-    write_json_atomic(os.path.join(out, "degradation.json"), results)
+    atomic.write_json(os.path.join(out, "degradation.json"), results)
     print(
         "RESULT "
         + json.dumps(

@@ -56,13 +56,17 @@ _LAZY = {
     "training": "keras_convnets.training",
     "deploy": "keras_convnets.deploy",
 }
+# Functions of those parts, importable from the top level.
+_LAZY_FUNCTIONS = {"evaluate_run": "keras_convnets.run_evaluation"}
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return importlib.import_module(_LAZY[name])
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'keras_convnets' has no attribute {name!r}")
 
 
@@ -76,6 +80,7 @@ __all__ = [
     "InceptionV4",
     "data",
     "deploy",
+    "evaluate_run",
     "evaluation",
     "ModelInfo",
     "ResNet18",

@@ -131,11 +131,7 @@ def _cmd_convert(args):
     if not args.output.endswith(".weights.h5"):
         raise ValueError(f"The output must end in .weights.h5. Received: {args.output!r}")
     variant, source = pretrained.conversion_target(args.source, model=args.model)
-    try:
-        keras_model = registry.get_model(variant, weights=source)
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    keras_model = registry.get_model(variant, weights=source)  # a failed download: exit 1
     with atomic.Staging() as staging:
         keras_model.save_weights(staging.path(args.output, suffix=".weights.h5"))
     print(f"wrote {args.output}: load it with keras_convnets.get_model({variant!r}, weights=...)")
@@ -210,11 +206,7 @@ def main(argv=None):
     p.add_argument("--model", default=None, help="registered name, e.g. resnet50_torch")
     p.set_defaults(func=_cmd_convert)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return args.func(args)  # errors: one sentence and the exit status of every command (cli_errors)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ Example:
     ...     raise ValueError("`--lr` must be > 0. Received: lr=-0.1")
     >>> main()  # doctest: +SKIP
     error: `--lr` must be > 0. Received: lr=-0.1
-    1
+    2
 """
 
 from __future__ import annotations
@@ -30,8 +30,25 @@ import re
 import sys
 import tempfile
 
-EXIT_ERROR = 1
+# Exit status, the same for every command (README "Exit status"):
+EXIT_ERROR = 1  # the work failed: a download, a file, NaN/inf weights, a lost worker
+EXIT_USAGE = 2  # a bad flag or value (ValueError, TypeError, unknown flag): nothing was done
 EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
+
+
+def exit_code(err: BaseException) -> int:
+    """The exit status for ``err``: 2 for a bad value or usage, 130 for Ctrl-C, else 1.
+
+    Example:
+        >>> exit_code(ValueError("`lr` must be > 0")), exit_code(OSError()), exit_code(
+        ...     KeyboardInterrupt())
+        (2, 1, 130)
+    """
+    if isinstance(err, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(err, (ValueError, TypeError)):
+        return EXIT_USAGE
+    return EXIT_ERROR
 
 
 def one_sentence(err: BaseException) -> str:
@@ -124,7 +141,7 @@ _SIGNALS = {"interrupted": False}  # set by the handler that run_absl installs
 
 
 def cli_errors(main):
-    """Decorates ``main``: known errors become one sentence on stderr and exit status 1 (130).
+    """Decorates ``main``: known errors become one sentence on stderr and :func:`exit_code`.
 
     After a Ctrl-C any exception is the interruption's: native code (the TFLite
     converter, a tf.data pipeline) may turn the ``KeyboardInterrupt`` into an
@@ -142,13 +159,14 @@ def cli_errors(main):
             if not interrupted and not _known(err):
                 raise
             sentence = one_sentence(KeyboardInterrupt() if interrupted else err)
+            code = EXIT_INTERRUPTED if interrupted else exit_code(err)
             if interrupted:  # what half-done work logs as it is collected is noise
                 logging.disable(logging.WARNING)
         # The exception's frames, and what they held, are collected before the sentence, so
         # that anything they log (TensorFlow's warnings of an unfinished restore) comes first.
         gc.collect()
         print(f"error: {sentence}", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
+        return code
 
     return wrapper
 
@@ -250,7 +268,7 @@ def run_absl(main, module, argv=None):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     _note_interrupts()
     try:
-        app.run(main, argv=argv)
+        app.run(main, argv=argv, flags_parser=_parse_flags)
     except SystemExit as done:
         asked = {"--help", "-h", "-?", "--helpfull", "--helpshort"}
         if done.code == 1 and asked & set((sys.argv if argv is None else argv)[1:]):
@@ -258,6 +276,18 @@ def run_absl(main, module, argv=None):
         raise
     finally:
         _quiet_teardown()
+
+
+def _parse_flags(argv):
+    """absl's flag parsing, with a bad or unknown flag exiting :data:`EXIT_USAGE`, not 1."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as err:
+        print(f"error: {err}", file=sys.stderr)
+        print(f"Pass --help to see the flags of {os.path.basename(argv[0])}.", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def _quiet_teardown() -> None:

@@ -292,3 +292,31 @@ def write_bytes(path, data: bytes):
 def write_text(path, text: str):
     """Writes ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj, *, sort_keys: bool = False, make_folder: bool = False):
+    """Writes ``obj`` as indented JSON (one trailing newline) to ``path`` atomically.
+
+    The one JSON writer of the package: arrays and NumPy scalars become lists
+    and numbers, anything else unknown its ``str``. ``make_folder`` creates the
+    parent folder first.
+
+    Example:
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "r.json")
+        >>> write_json(out, {"b": 1, "a": [1.5]}, sort_keys=True)
+        >>> open(out).read()
+        '{\n  "a": [\n    1.5\n  ],\n  "b": 1\n}\n'
+    """
+    import json
+
+    if make_folder:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys, default=_json_value)
+    write_text(path, text + "\n")
+
+
+def _json_value(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -101,7 +101,7 @@ def image_files(paths) -> list:
             found.append(path)
             continue
         if not os.path.isdir(path):
-            raise ValueError(f"Image {path!r} does not exist.")
+            raise ValueError(f"Image {path!r} (an `images` argument) does not exist.")
         inside = []
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))

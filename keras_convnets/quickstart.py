@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import sys
 import time
@@ -202,9 +201,7 @@ def run(
     say(f"[3/3] checking {os.path.basename(tflite_path)} with the LiteRT interpreter")
     checked = _check_with_interpreter(tflite_path, test_x[:8], test_y[:8])
     result = _result(source, summary, report, tflite_path, checked, time.perf_counter() - start)
-    atomic.write_text(
-        os.path.join(output_dir, "demo.json"), json.dumps(result, indent=2, sort_keys=True) + "\n"
-    )
+    atomic.write_json(os.path.join(output_dir, "demo.json"), result, sort_keys=True)
     say(_summary_text(result, summary, report, checked))
     return result
 

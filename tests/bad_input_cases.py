@@ -592,6 +592,7 @@ def _base_argv(cli, f, work):
 # By flag name: the bad values (strings as typed); labels in <> are sandbox files.
 BAD_FLAGS = {
     "recipe": ["nope"],
+    "recipe_options": ["cutout", "cutuot=0", "cutout=big", "cutout=1.5", "base_lr=-1"],
     "model": ["resnt50", "<a_file>"],
     "dataset": ["nope"],
     "model_dir": ["<a_file>", PROC],
@@ -788,6 +789,19 @@ def _extra_cli_cases(cli, f, work):
         ("input_shape", "32,32", ["summary", "resnet20", "--input_shape=32,32"]),
         ("input_shape", "a,b,c", ["summary", "resnet20", "--input_shape=a,b,c"]),
         ("command", "nope", ["nope"]),
+    ]
+    # predict: one image that exists (a JPEG of the sandbox), every source wrong in turn.
+    image = os.path.join(f["one_class_dir"], "cat", "0.jpg")
+    keras_file = f"--file={f['good_keras']}"
+    rows += [
+        ("images", MISSING + ".jpg", ["predict", keras_file, MISSING + ".jpg"]),
+        ("run", "<a_file>", ["predict", f"--run={f['a_file']}", image]),
+        ("run", MISSING, ["predict", f"--run={MISSING}", image]),
+        ("top_k", "0", ["predict", keras_file, "--top_k=0", image]),
+        ("model", "resnt50", ["predict", "--model=resnt50", "--weights=imagenet", image]),
+        ("file", "<random_keras>", ["predict", f"--file={f['random_keras']}", image]),
+        ("file", MISSING + ".tflite", ["predict", f"--file={MISSING}.tflite", image]),
+        ("run", "with --model", ["predict", f"--run={f['idx_dir']}", "--model=resnet20", image]),
     ]
     return [Case(f"keras_convnets {' '.join(a)}", cli, arg, v, argv=tuple(a)) for arg, v, a in rows]
 

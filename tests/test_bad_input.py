@@ -143,6 +143,9 @@ def test_reliability_md_lists_every_fault_scenario():
 def test_cli_runner_reports_json(tmp_path):
     # The runner the slow tests use works end to end on the cheapest CLI.
     files = dict(_PLACEHOLDER, root=str(tmp_path), work=str(tmp_path / "work"))
+    # The predict cases need one image that exists; every other sandbox file may be absent.
+    files["one_class_dir"] = str(tmp_path / "photos")
+    cases_lib._write_one_class_folder(files["one_class_dir"])
     json.dump(files, open(tmp_path / "s.json", "w"))
     out = tmp_path / "out.json"
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -168,7 +171,7 @@ def test_cli_error_layer_says_one_sentence(capsys):
 
         return main
 
-    assert failing(ValueError("`lr` must be > 0.\nmore"))() == 1
+    assert failing(ValueError("`lr` must be > 0.\nmore"))() == 2
     assert capsys.readouterr().err == "error: `lr` must be > 0.\n"
     assert failing(KeyboardInterrupt())() == 130
     assert capsys.readouterr().err.startswith("error: interrupted")

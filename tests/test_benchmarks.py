@@ -282,3 +282,33 @@ def test_whole_epochs_drops_the_tail_of_a_started_epoch():
     rows = [{"epoch": 1.0}, {"epoch": 2.0}, {"epoch": 2.0128}]
     assert degradation.whole_epochs(rows) == rows[:2]
     assert degradation.whole_epochs([{"epoch": 0.5}]) == [{"epoch": 0.5}]
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="needs dataset-fashion-mnist")
+def test_time_to_accuracy_smoke(tmp_path):
+    """Every part on 512 images: the CSV, the plot and the printed figures exist and agree."""
+    out = tmp_path / "tta"
+    proc = _script(
+        "benchmarks.bench_time_to_accuracy", f"--out={out}", "--parts=rates,equal_steps,curve",
+        "--max_train_examples=512", "--max_eval_examples=128", "--short_epochs=1",
+        "--fast_epochs=2", "--paper_epochs=1", "--timed_steps=1", "--verbose=0",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = _result(proc.stdout)
+    assert set(result["rates"]["images_per_second"]) == {"paper", "fast"}
+    curve = result["curve"]
+    assert curve["timing"] == "alternating step rates (part rates)"
+    assert len(curve["fast_accuracy_by_epoch"]) == 2
+    rows = (out / "curves.csv").read_text().splitlines()
+    assert rows[0] == "recipe,epoch,train_seconds,test_accuracy" and len(rows) == 1 + 1 + 2
+    # The time axis is the epoch's steps x batch / the measured rate.
+    paper_seconds = float(rows[1].split(",")[2])
+    assert paper_seconds == pytest.approx(
+        4 * 128 / result["rates"]["images_per_second"]["paper"], abs=0.006
+    )
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert result["equal_steps"]["fast_steps"] == 4 and result["equal_steps"]["paper_steps"] == 4
+    from benchmarks import bench_time_to_accuracy as tta
+
+    rows = [{"seconds": 5.0, "val_accuracy": 0.5}, {"seconds": 5.0, "val_accuracy": 0.95}]
+    assert tta.time_to(rows, 0.9) == 10.0 and tta.time_to(rows, 0.99) is None

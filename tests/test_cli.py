@@ -254,7 +254,7 @@ def test_the_error_sentence_stays_the_last_line_after_teardown():
     proc = subprocess.run(
         [sys.executable, "-c", _NOISY_TEARDOWN], capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == 1, proc.stderr[-800:]
+    assert proc.returncode == 2, proc.stderr[-800:]  # a bad value
     assert proc.stderr.strip().splitlines()[-1] == "error: `--output` cannot be written."
     assert "Value in checkpoint" not in proc.stderr
 
@@ -334,3 +334,32 @@ def test_which_processes_are_command_lines():
     assert not _logs.is_command_line("/home/me/train_mine.py")
     assert not _logs.is_command_line("-c")
     assert not _logs.is_command_line("")
+
+
+def test_every_command_gives_the_same_exit_status_for_the_same_mistake(tmp_path):
+    """README "Exit status": 2 for a bad value or flag (nothing done), the same everywhere."""
+    from PIL import Image
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(photo)
+    out = str(tmp_path / "out")
+    bad_model = {
+        "train": ["train", "--model=resnet_9000", "--dataset=fashion_mnist", f"--model_dir={out}"],
+        "evaluate": ["evaluate", "--model=resnet_9000", "--dataset=fashion_mnist"],
+        "export": ["export", "--model=resnet_9000", f"--output={out}.tflite"],
+        "predict": ["predict", "--model=resnet_9000", str(photo)],
+        "summary": ["summary", "resnet_9000"],
+    }
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for args in bad_model.values():
+        for argv in (args, [*args, "--no_such_flag=1"]):
+            proc = subprocess.run(
+                [sys.executable, "-m", "keras_convnets", *argv],
+                cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env,
+            )  # fmt: skip
+            said = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+            assert proc.returncode == 2, (argv, proc.returncode, proc.stderr[-1500:])
+            assert "Traceback" not in proc.stderr, (argv, proc.stderr[-1500:])
+            wanted = "resnet_9000" if "--no_such_flag=1" not in argv else "no_such_flag"
+            assert wanted in proc.stderr, (argv, said)
+    assert not os.path.exists(out)  # nothing was written by any of them

@@ -525,7 +525,7 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
     for f in files:
         f.write_bytes(b"\x89PNG truncated")
     bad = run_cli("--model_file", path, "--dataset", str(root), "--output", str(out))
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "All 5 image files of the 'all' split are unreadable" in bad.stderr
 
 

@@ -26,13 +26,13 @@ def _resolve(num_train=54_000, **kw):
 
 def test_fast_recipe_resolves_to_its_documented_numbers():
     r = _resolve()
-    # 8 epochs of 54,000 images at batch 512: 844 steps, 20% of them (169) ramping up.
-    assert (r.global_batch, r.total_steps, r.warmup_steps) == (512, 844, 169)
-    assert (r.learning_rate, r.weight_decay, r.label_smoothing) == (0.4, 5e-4, 0.1)
-    assert r.nesterov and r.zero_init_residual and r.cutout == 0.25
+    # 8 epochs of 54,000 images at batch 128: 3375 steps, 15% of them (506) ramping up.
+    assert (r.global_batch, r.total_steps, r.warmup_steps) == (128, 3375, 506)
+    assert (r.learning_rate, r.weight_decay, r.label_smoothing) == (0.2, 5e-4, 0.1)
+    assert r.nesterov and r.zero_init_residual and r.cutout == 0.0
     assert r.schedule == "warmup_linear" and r.pipeline == "cifar"
     # Linear scaling with the batch, as the paper recipes.
-    assert _resolve(batch_size=128).learning_rate == pytest.approx(0.1)
+    assert _resolve(batch_size=512).learning_rate == pytest.approx(0.8)
     opt = steps.make_optimizer(r)
     assert isinstance(opt, keras.optimizers.SGD) and opt.nesterov
     assert not steps.make_optimizer(_resolve(recipe_options="nesterov=false")).nesterov
@@ -50,7 +50,7 @@ def test_warmup_linear_ramps_up_then_down_to_zero():
 def test_recipe_options_are_typed_checked_and_recorded():
     r = _resolve(recipe_options="cutout=0,label_smoothing=0,warmup_fraction=0.5,epochs=2")
     assert (r.cutout, r.label_smoothing) == (0.0, 0.0)
-    assert r.total_steps == 211 and r.warmup_steps == 106  # 2 x 54,000 / 512, half of it
+    assert r.total_steps == 844 and r.warmup_steps == 422  # 2 x 54,000 / 128, half of it
     assert r.recipe_options == {
         "cutout": 0.0,
         "label_smoothing": 0.0,
@@ -70,6 +70,7 @@ def test_recipe_options_are_typed_checked_and_recorded():
         "cutout=1.5": "cutout=1.5; allowed: in [0, 1)",
         "base_lr=-1": "base_lr=-1.0; allowed: > 0",
         "schedule=cosine": "allowed: piecewise, plateau, step_decay, warmup_linear",
+        "pipeline=nope": "allowed: cifar, resnet_imagenet, inception, none, from_weights",
     }
     for text, said in bad.items():
         with pytest.raises(ValueError, match="recipe_options") as err:
@@ -168,8 +169,19 @@ def test_fast_run_from_the_command_line_is_a_run_like_any_other(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(out.read_text())["top1_accuracy"] == summary["test_accuracy"]
+    cli_report = json.loads(out.read_text())
+    assert cli_report["top1_accuracy"] == summary["test_accuracy"]
     assert "the same" in proc.stdout
+    # The same evaluation from Python: the CLI's numbers.
+    said = []
+    report = keras_convnets.evaluate_run(str(run_dir), say=said.append)
+    for key in ("top1_accuracy", "top5_accuracy", "images", "run_test_accuracy", "transform"):
+        assert report[key] == cli_report[key], key
+    assert any(line.startswith("transform (from ") for line in said)
+    with pytest.raises(ValueError, match="`top_k` must be in \\[1, 10\\]"):
+        keras_convnets.evaluate_run(str(run_dir), top_k=(1, 11))
+    with pytest.raises(ValueError, match="`split` must be one of"):
+        keras_convnets.evaluate_run(str(run_dir), split="nope")
     # The same command with other recipe options is a different run: refused.
     proc = subprocess.run(
         [
@@ -188,3 +200,28 @@ def test_fast_run_from_the_command_line_is_a_run_like_any_other(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode != 0 and "recipe_options" in proc.stderr
+
+
+def test_fast_recipe_fine_tunes_a_run_as_the_finetune_recipe_does(tmp_path):
+    from keras_convnets.training import train
+
+    common = dict(
+        model="resnet20", dataset="fashion_mnist", batch_size=32, max_train_examples=128,
+        max_eval_examples=32, verbose=0, plots=False, input_shape="native",
+    )  # fmt: skip
+    first = tmp_path / "first"
+    train(TrainConfig(recipe="fast", steps=4, model_dir=str(first), **common))
+    second = tmp_path / "second"
+    common["input_shape"] = "model"  # the source run's input
+    summary, model = train(
+        TrainConfig(recipe="fast", steps=4, weights=str(first), model_dir=str(second), **common),
+        return_model=True,
+    )
+    cfg = json.loads((second / "config.json").read_text())
+    # The run's own transform (its mean image), its weights kept (no zero-init), BN frozen.
+    assert cfg["pipeline"] == "cifar" and not cfg["zero_init_residual"]
+    assert cfg["weights"] == str(first)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and not any(layer.trainable for layer in bns)
+    assert min(float(np.abs(b.gamma.numpy()).max()) for b in bns) > 0  # none left at zero
+    assert summary["steps"] == 4

@@ -27,6 +27,7 @@ LAYERS = {
     "keras_convnets.deploy": 4,
     "keras_convnets.quickstart": 5,
     "keras_convnets.predict": 5,
+    "keras_convnets.run_evaluation": 5,
     "keras_convnets.cli": 5,
     "keras_convnets.__main__": 5,
 }

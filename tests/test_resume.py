@@ -132,13 +132,13 @@ def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_pa
     # Without --allow_config_change another length and rate are refused, config.json untouched.
     before = (model_dir / "config.json").read_text()
     proc = _run(model_dir, "--steps=12", "--max_train_examples=64", "--lr=1e30")
-    assert proc.returncode == 1 and "holds a run with another configuration" in proc.stderr
+    assert proc.returncode == 2 and "holds a run with another configuration" in proc.stderr
     assert "learning_rate" in proc.stderr and (model_dir / "config.json").read_text() == before
     # The same run made longer with an absurd rate: it resumes at step 4 and diverges.
     proc = _run(
         model_dir, "--steps=12", "--max_train_examples=64", "--lr=1e30", "--allow_config_change"
     )
-    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "Loss became NaN or infinite" in proc.stderr
     assert "ckpt-4" in proc.stderr  # names the last finite checkpoint
     text = (model_dir / "checkpoints" / "checkpoint").read_text()

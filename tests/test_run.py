@@ -294,7 +294,7 @@ def test_evaluate_and_export_read_the_run(tmp_path, photos):
     assert report["top1_accuracy"] == summary["test_accuracy"]
     assert report["transform"]["pipeline"] == "cifar" and "the same" in proc.stdout
     bad = _cli("recipes.evaluate", f"--run={model_dir}", "--classes=10")
-    assert bad.returncode == 1 and "--classes=10 contradicts --run=" in bad.stderr
+    assert bad.returncode == 2 and "--classes=10 contradicts --run=" in bad.stderr
     assert "whose classes is 4" in bad.stderr
     bad = _cli("export", f"--run={model_dir}", "--pipeline=inception", "--top_k=2")
     assert bad.returncode == 2 and "`pipeline`='inception' contradicts the run" in bad.stderr

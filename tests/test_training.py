@@ -297,7 +297,7 @@ def test_command_line_reads_a_flagfile_and_reports_bad_flags(tmp_path):
         timeout=120,
         env=env,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "Unknown model 'resnet_9000'" in proc.stderr and "resnet56" in proc.stderr
 
 

@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags  # noqa: E402
 
+from keras_convnets import run_evaluation as run_eval  # noqa: E402
 from keras_convnets._cli import check_output_file, cli_errors, run_absl  # noqa: E402
 
 # Names this recipe reads itself; every name of keras_convnets.data.DATASETS works too.
@@ -88,8 +89,9 @@ flags.DEFINE_boolean(
 
 
 def _fail(message):
-    # The message alone (exit status 1): absl's UsageError would bury it under the whole help.
-    raise SystemExit(f"error: {message}")
+    # A bad flag or value: said by cli_errors in one sentence, exit status 2 (as every command).
+    # absl's UsageError would bury it under the whole help.
+    raise ValueError(message)
 
 
 def _load_models():
@@ -138,31 +140,11 @@ def _files_dataset(files, labels, channels):
     return tf.data.Dataset.from_tensor_slices((list(files), list(labels))).map(load)
 
 
-def _image_folder(path):
-    """The images under ``path/<class>/<image>`` as one split; sub-folders and files are
-    skipped as training skips them (:func:`keras_convnets.data.scan_image_folder`), listed in
-    its ``skipped`` and ``skipped_folders``, and said in the report."""
-    from keras_convnets import data
-
-    folder = data.scan_image_folder(path)
-    split = data.Split(
-        "folder", "all", len(folder.class_names), len(folder.paths), (None, None, 3),
-        paths=folder.paths, labels=folder.labels, class_names=folder.class_names,
-        skipped_folders=folder.skipped_folders,
-    )  # fmt: skip
-    split, split.skipped = data.verify_images(split)
-    return split
-
-
 def _say_skipped(split):
     from keras_convnets import data
 
     for line in data.describe_skipped(split):
         print(line)
-
-
-def _skipped(split) -> dict:
-    return {"skipped_images": len(split.skipped), "skipped_files": list(split.skipped[:50])}
 
 
 def _match_channels_tf(image, label, channels):
@@ -225,14 +207,14 @@ def _load_dataset(channels, classes):
         _say_skipped(split)
         source = _from_split(split, channels)
         if not isinstance(source, tuple):
-            return source, _skipped(split)
+            return source, run_eval.skipped_report(split)
     elif any("-idx" in f for f in os.listdir(name)):
         source = data.load_idx_dataset(name, _idx_split())
     else:
-        split = _image_folder(name)
+        split = run_eval.image_folder_split(name)
         _check_classes(classes, split.classes, split.class_names)
         _say_skipped(split)
-        return _files_dataset(split.paths, split.labels, channels), _skipped(split)
+        return _files_dataset(split.paths, split.labels, channels), run_eval.skipped_report(split)
     if name not in _named_datasets():  # IDX files: (Fashion-)MNIST's ten classes
         _check_classes(classes, len(FASHION_MNIST_LABELS))
     images, labels = source
@@ -253,15 +235,6 @@ def _preprocess():
     if name == "rescale":
         return lambda x: x / 255.0
     return name
-
-
-def _write_json_atomically(report, path):
-    import json
-
-    from keras_convnets import atomic
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic.write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
 def format_table(result, ks) -> str:
@@ -285,13 +258,10 @@ RUN_OWNED = ("model", "weights", "model_file", "classes", "input_shape", "prepro
 def _top_k(classes):
     """The --top_k values, by default (1, min(5, classes)); checked against ``classes``."""
     try:
-        ks = tuple(int(k) for k in FLAGS.top_k) if FLAGS.top_k else (1, min(5, classes))
+        ks = tuple(int(k) for k in FLAGS.top_k) if FLAGS.top_k else None
     except ValueError:
         _fail(f"--top_k takes integers. Received: --top_k={','.join(FLAGS.top_k)}")
-    ks = tuple(dict.fromkeys(ks))
-    if min(ks) < 1 or max(ks) > classes:
-        _fail(f"--top_k must be in [1, {classes}] (the model's classes). Received: --top_k={ks}")
-    return ks
+    return run_eval.check_top_k(ks, classes)
 
 
 def _check_run_flags(run):
@@ -316,70 +286,18 @@ def _check_run_flags(run):
         )
 
 
-def _run_split(run):
-    """The images to evaluate: the run's own test split unless --dataset/--data_dir say others."""
-    from keras_convnets import data
-
-    if not (FLAGS["dataset"].present or FLAGS["data_dir"].present):
-        split = run.load_split(FLAGS.split)
-    elif os.path.isdir(FLAGS.dataset):
-        split = _image_folder(FLAGS.dataset)
-    else:
-        split = data.load_split(
-            FLAGS.dataset if FLAGS["dataset"].present else run.dataset,
-            FLAGS.split,
-            data_dir=FLAGS.data_dir,
-            val_fraction=run.val_fraction,
-            split_seed=run.split_seed,
-        )
-    if split.classes != run.classes or (
-        split.class_names and list(split.class_names) != list(run.class_names)
-    ):
-        _fail(
-            f"The data has {split.classes} classes {list(split.class_names) or ''}, the run "
-            f"{run.directory} was trained on {run.classes} {run.class_names}: they must agree."
-        )
-    _say_skipped(split)
-    if FLAGS.max_images:
-        split = data.take_examples(split, range(min(FLAGS.max_images, split.num_examples)))
-    return split
-
-
 def _evaluate_run():
-    from keras_convnets import data
-    from keras_convnets.analysis import evaluation
+    """``keras_convnets.evaluate_run`` with the flags; the flags the run owns must agree."""
     from keras_convnets.training import run as run_lib
 
     run = run_lib.load_run(FLAGS.run)
     _check_run_flags(run)
-    ks = _top_k(run.classes)
-    split = _run_split(run)
-    model = run.load_model()
-    if FLAGS.fold:
-        from keras_convnets.models.inference import optimize_for_inference
-
-        model = optimize_for_inference(model)
-    transform = run.eval_transform()
-    print(
-        f"transform (from {os.path.join(run.directory, run_lib.CARD)}): pipeline "
-        f"{transform['pipeline']}, normalisation {transform['preprocessing_mode']}, mean image "
-        f"{transform['mean_image']}, input {tuple(transform['input_shape'])}"
-    )
-    dataset = data.build_dataset(
-        split, run.preprocess(), batch_size=FLAGS.batch_size, training=False
-    )
-    start = time.time()
-    result = evaluation.evaluate(
-        model, dataset, crops="center", top_k=ks, batch_size=FLAGS.batch_size
-    )
-    report = dict(result, run=run.directory, transform=transform, top_k=list(ks))
-    report.update(dataset=split.name, split=split.split, seconds=round(time.time() - start, 3))
-    report.update(_skipped(split))
-    own = not (FLAGS["dataset"].present or FLAGS["data_dir"].present or FLAGS.max_images)
-    reported = run.metrics.get("test_accuracy") if own and FLAGS.split == "test" else None
-    if reported is not None:
-        report["run_test_accuracy"] = reported
-    return result, ks, report
+    given = {name: FLAGS[name].value for name in ("dataset", "data_dir") if FLAGS[name].present}
+    report = run_eval.evaluate_run(
+        FLAGS.run, split=FLAGS.split, max_images=FLAGS.max_images, top_k=_top_k(run.classes),
+        batch_size=FLAGS.batch_size, fold=FLAGS.fold, **given,
+    )  # fmt: skip
+    return report, tuple(report["top_k"]), report  # the report holds evaluate()'s result
 
 
 def _evaluate_models(scales):
@@ -451,16 +369,13 @@ def main(argv):
         scales = tuple(int(s) for s in FLAGS.scales) if FLAGS.scales else None
     except ValueError:
         _fail(f"--scales takes integers. Received: --scales={','.join(FLAGS.scales)}")
-    try:
-        # Bad flag values reach the library's checks; they are usage errors.
-        if FLAGS.output:
-            check_output_file(FLAGS.output, "output")
-        if FLAGS.run:
-            result, ks, report = _evaluate_run()
-        else:
-            result, ks, report = _evaluate_models(scales)
-    except ValueError as e:
-        _fail(str(e))
+    # Bad flag values reach the library's checks; their ValueError is a usage error.
+    if FLAGS.output:
+        check_output_file(FLAGS.output, "output")
+    if FLAGS.run:
+        result, ks, report = _evaluate_run()
+    else:
+        result, ks, report = _evaluate_models(scales)
     print(format_table(result, ks))
     if "run_test_accuracy" in report:
         same = report["run_test_accuracy"] == result["top1_accuracy"]
@@ -469,7 +384,9 @@ def main(argv):
             f"{result['images']} images: {'the same' if same else 'DIFFERENT'}"
         )
     if FLAGS.output:
-        _write_json_atomically(report, FLAGS.output)
+        from keras_convnets import atomic
+
+        atomic.write_json(FLAGS.output, report, sort_keys=True, make_folder=True)
         print(f"wrote {FLAGS.output}")
     return 0
 

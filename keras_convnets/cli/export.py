@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags  # noqa: E402
 
-from keras_convnets._cli import check_output_file, cli_errors, run_absl  # noqa: E402
+from keras_convnets._cli import EXIT_ERROR, check_output_file, cli_errors, run_absl  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -202,12 +202,9 @@ def main(argv):
             fold=not FLAGS.no_fold,
             **args,
         )
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except ConversionError as err:
         print(f"conversion failed: {err}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     return 0
 
 

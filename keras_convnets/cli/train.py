@@ -22,9 +22,10 @@ checkpoint, and a resume with another model, data, recipe, batch, rate or
 schedule is refused unless ``--allow_config_change``. One process at a time
 holds ``model_dir`` (``run.lock``). A finished run holds ``model.keras``,
 ``run.json`` and ``labels.txt``: ``keras-convnets evaluate --run=DIR`` and
-``keras-convnets export --run=DIR`` read them. Exit status: 0 done, 1 bad flags or
-data (or the directory is in use), 2 NaN/inf (last finite checkpoint kept),
-3 lost worker.
+``keras-convnets export --run=DIR`` read them. Exit status (the same for every
+command): 0 done, 2 a bad flag or value (nothing trained), 1 the run failed
+(NaN/inf weights: the last finite checkpoint is kept; a lost worker; a failed
+download; the directory in use), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from keras_convnets._cli import check_output_dir, cli_errors, run_absl
+from keras_convnets._cli import EXIT_ERROR, check_output_dir, cli_errors, run_absl
 from keras_convnets.data import FOLDER_LAYOUTS
 from keras_convnets.training import config as config_lib
 
@@ -47,12 +48,12 @@ flags.DEFINE_string(
     "recipe",
     "resnet_cifar",
     f"One of {', '.join(config_lib.RECIPES)} (fast: warm-up + linear decay, Nesterov, label "
-    "smoothing, zero-init residuals, cutout; see README 'Train fast').",
+    "smoothing, zero-init residuals; see README 'Train fast').",
 )
 flags.DEFINE_string(
     "recipe_options",
     None,
-    "Change the recipe's values for this run, key=value,... (e.g. cutout=0,label_smoothing=0). "
+    "Change the recipe's values for this run, key=value,... (e.g. cutout=0.25,nesterov=false). "
     f"Keys: {', '.join(config_lib.recipe_option_names())}.",
 )
 flags.DEFINE_string("model", "resnet20", "A registered model (keras_convnets.list_models()).")
@@ -145,7 +146,7 @@ def config_from_flags() -> config_lib.TrainConfig:
 @cli_errors
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        raise ValueError(f"Unexpected arguments: {argv[1:]}; every setting is a --flag.")
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines drown the epochs
@@ -156,18 +157,14 @@ def main(argv):
     try:
         check_output_dir(FLAGS.model_dir, "model_dir")
         train(config_from_flags())
-    except ValueError as err:
-        _remove_if_empty(fresh)
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except WorkerLostError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.stderr.flush()
-        os._exit(3)  # collective ops of the dead cluster can block a normal exit
-    except BaseException:  # a failed download, Ctrl-C: said by cli_errors
+        os._exit(EXIT_ERROR)  # collective ops of the dead cluster can block a normal exit
+    except BaseException:  # a bad value, a failed download, Ctrl-C: said by cli_errors
         _remove_if_empty(fresh)
         raise
     return 0

@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from keras_convnets.models.pretrained.sources import IMAGENET_MEAN, IMAGENET_STD
+
 PREPROCESSING_MODES = ("caffe", "tf", "torch")
-_IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-_IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+_IMAGENET_MEAN_RGB, _IMAGENET_STD_RGB = IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ invocations after ``warmup`` ones, with 1 and 2 threads.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -99,4 +98,4 @@ def format_table(reports) -> str:
 
 def write_report(path, report):
     """Writes one report as JSON, atomically."""
-    atomic.write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    atomic.write_json(path, report, sort_keys=True)

@@ -61,6 +61,7 @@ from __future__ import annotations
 import re
 
 from keras_convnets.models import _common, pretrained
+from keras_convnets.models.pretrained.sources import IMAGENET_MEAN, IMAGENET_STD
 from keras_convnets.models.registry import register_model
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
@@ -106,8 +107,7 @@ BN_EPSILON = 1e-3
 
 
 # style="torch": torchvision's transform_input, x * std / 0.5 + (mean - 0.5) / 0.5 per channel.
-TORCH_MEAN = (0.485, 0.456, 0.406)
-TORCH_STD = (0.229, 0.224, 0.225)
+TORCH_MEAN, TORCH_STD = IMAGENET_MEAN, IMAGENET_STD
 TORCH_DROPOUT = 0.2
 
 

@@ -102,35 +102,15 @@ def weights_url(arch: str, include_top: bool) -> tuple[str, str, str]:
 def fetch_imagenet_weights(arch: str, *, include_top: bool) -> str:
     """Downloads (or finds in the Keras cache) the hosted file; checks its MD5."""
     file_name, url, md5 = weights_url(arch, include_top)
-    return download(file_name, url, md5)
+    home = KERAS_APPLICATIONS_URL.rstrip("/") + "/" + HOSTED_WEIGHTS[arch][0] + file_name
+    return download(file_name, url, md5, home_url=home)
 
 
-def download(file_name: str, url: str, md5: str) -> str:
-    """``keras.utils.get_file`` into the cache, refusing a file whose MD5 differs."""
-    cache_dir = os.environ.get("KERAS_CONVNETS_CACHE_DIR") or None
-    if cache_dir:
-        # get_file silently falls back to /tmp/.keras when the folder does not exist yet.
-        os.makedirs(cache_dir, exist_ok=True)
-    try:
-        return keras.utils.get_file(
-            file_name, url, cache_subdir="models", file_hash=md5, cache_dir=cache_dir
-        )
-    except ValueError:  # a file whose hash differs ("Incomplete or corrupted file")
-        raise
-    except Exception as err:  # get_file raises a bare Exception on URL errors
-        raise OSError(offline_message(file_name, url, err)) from None
+def download(file_name: str, url: str, md5: str, home_url=None) -> str:
+    """The hosted file in the cache, MD5-checked: :func:`.pretrained.download.fetch_file`."""
+    from keras_convnets.models.pretrained.download import fetch_file
 
-
-def offline_message(file_name: str, url: str, cause) -> str:
-    """The sentence of a failed download: the URL, and where to put the file by hand."""
-    from keras_convnets.models.pretrained.download import cache_folder
-
-    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-    return (
-        f"Could not download {file_name} from {url} ({reason}). Without network, download it "
-        f"elsewhere and place it as {os.path.join(cache_folder(), file_name)}, or pass "
-        f"weights='/path/to/{file_name}'."
-    )
+    return fetch_file(file_name, url, md5=md5, home_url=home_url)
 
 
 def _snake_case(name: str) -> str:

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 
-from keras_convnets.training.config import write_json_atomic
+from keras_convnets import atomic
 
 
 class Checkpointer:
@@ -44,7 +44,7 @@ class Checkpointer:
         prefix = os.path.join(self.directory, f"ckpt-{step}")
         try:
             if self.chief:
-                write_json_atomic(prefix + ".state.json", state)
+                atomic.write_json(prefix + ".state.json", state)
             path = self.manager.save(checkpoint_number=step)
         except BaseException:  # a full disk, Ctrl-C: no half-written checkpoint stays behind
             self._remove_unfinished(prefix)

@@ -26,8 +26,6 @@ import math
 import os
 import re
 
-from keras_convnets import atomic
-
 SCHEDULES = ("piecewise", "plateau", "step_decay", "warmup_linear")
 OPTIMIZERS = ("sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -181,25 +179,26 @@ RECIPES["fast"] = Recipe(
     "scaling; Smith 2018 one-cycle; Szegedy et al. 2016 label smoothing; DeVries & Taylor 2017 "
     "cutout; He et al. 2019 'bag of tricks' zero-gamma; Page 2018 / airbench)",
     optimizer="sgd",
-    base_lr=0.4,
-    base_batch=512,
+    base_lr=0.2,
+    base_batch=128,
     weight_decay=5e-4,
     schedule="warmup_linear",
-    warmup_fraction=0.2,
+    warmup_fraction=0.15,
     epochs=8.0,
     pipeline="cifar",
     nesterov=True,
     label_smoothing=0.1,
     zero_init_residual=True,
-    cutout=0.25,
+    cutout=0.0,
     val_fraction=0.1,
     follow_weights=True,
-    notes="Batch 512, Nesterov SGD 0.9, lr 0.4 (scaled with the batch) ramped up linearly "
-    "over the first 20% of training then down linearly to 0; weight decay 5e-4 on kernels "
+    notes="Batch 128, Nesterov SGD 0.9, lr 0.2 (scaled with the batch) ramped up linearly "
+    "over the first 15% of training then down linearly to 0; weight decay 5e-4 on kernels "
     "only; label smoothing 0.1; the last BatchNorm of every residual branch starts at gamma=0; "
-    "pad-crop-flip plus cutout (a zeroed square of 1/4 of the side); 8 epochs. With --weights "
-    "it fine-tunes: the weights' own transform, BatchNorm frozen, as the finetune recipe. "
-    "Every value can be changed with --recipe_options (e.g. cutout=0,label_smoothing=0).",
+    "pad-crop-flip; 8 epochs. Cutout (cutout=0.25: a zeroed square of 1/4 of the side) is an "
+    "option, off by default. With --weights it fine-tunes: the weights' own transform, "
+    "BatchNorm frozen, as the finetune recipe. Every value can be changed with "
+    "--recipe_options (e.g. cutout=0.25,label_smoothing=0).",
 )
 
 # Recipe fields --recipe_options may not change: they name and describe the recipe.
@@ -276,6 +275,10 @@ def _check_recipe(recipe: Recipe, text):
         ("val_fraction", 0 <= recipe.val_fraction < 1, "in [0, 1)"),
         ("ema_decay", recipe.ema_decay is None or 0 < recipe.ema_decay < 1, "none or in (0, 1)"),
     )
+    from keras_convnets.data.datasets import PIPELINES
+
+    pipelines = (*PIPELINES, PIPELINE_FROM_WEIGHTS)
+    checks += (("pipeline", recipe.pipeline in pipelines, ", ".join(pipelines)),)
     for key, ok, allowed in checks:
         if not ok:
             raise ValueError(
@@ -728,11 +731,6 @@ def describe(resolved: Resolved) -> str:
     lines.append("  rules:")
     lines.extend(f"    - {rule}" for rule in resolved.rules)
     return "\n".join(lines)
-
-
-def write_json_atomic(path, obj):
-    """Writes JSON to ``path`` atomically (:func:`keras_convnets.atomic.write_text`)."""
-    atomic.write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value):

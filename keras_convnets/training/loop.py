@@ -297,7 +297,7 @@ class Trainer:
     def write_config(self):
         if self.chief:
             path = os.path.join(self.cfg.model_dir, "config.json")
-            config_lib.write_json_atomic(path, self.resolved.to_json())
+            atomic.write_json(path, self.resolved.to_json())
 
     def build_state(self):
         """Optimizer, moving average, checkpointer, and the restored (or initial) state."""
@@ -462,7 +462,7 @@ class Trainer:
             )
         spec = _common.build_spec(self.model)
         run_lib.write_run(cfg.model_dir, model=self.model, card=self._card(summary, spec))
-        config_lib.write_json_atomic(os.path.join(cfg.model_dir, "summary.json"), summary)
+        atomic.write_json(os.path.join(cfg.model_dir, "summary.json"), summary)
 
     def _card(self, summary, spec):
         cfg, r = self.cfg, self.resolved

@@ -170,8 +170,7 @@ def write_run(directory, *, model, card: RunCard):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     atomic.write_text(card_path(directory, LABELS_FILE), "\n".join(card.class_names) + "\n")
-    text = json.dumps(card.to_json(), indent=2, default=str) + "\n"
-    atomic.write_text(card_path(directory, CARD), text)
+    atomic.write_json(card_path(directory, CARD), card.to_json())
 
 
 def card_path(directory, name):

@@ -53,41 +53,84 @@ def url_of(entry) -> str:
     return mirror.rstrip("/") + "/" + entry.file_name if mirror else entry.url
 
 
-def _offline_message(entry, folder, cause):
+def offline_message(what: str, url: str, file_name: str, cause, home_url=None) -> str:
+    """The one sentence of a failed download: what, the URL, and where to put the file by hand.
+
+    ``home_url``: the file's own address, when ``url`` was a mirror's.
+
+    Example:
+        >>> offline_message("resnet50", "https://x/r.h5", "r.h5", OSError("no route"))[:47]
+        'Could not download resnet50 from https://x/r.h5'
+    """
+    text = str(cause).strip()
+    reason = text.splitlines()[0] if text else type(cause).__name__
     return (
-        f"Could not download {entry.id} from {url_of(entry)} ({cause}). Without network, "
-        f"download {entry.url} elsewhere and place it as {os.path.join(folder, entry.file_name)}"
-        f", or pass weights='/path/to/{entry.file_name}'."
+        f"Could not download {what} from {url} ({reason}). Without network, download "
+        f"{home_url or url} "
+        f"elsewhere and place it as {os.path.join(cache_folder(), file_name)}, or pass "
+        f"weights='/path/to/{file_name}'."
     )
 
 
-def fetch(entry) -> str:
-    """The checkpoint's path in the cache, downloaded and hash-checked if needed."""
+def md5_of(path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_file(file_name: str, url: str, *, sha256=None, md5=None, what=None, home_url=None) -> str:
+    """The one fetch: ``file_name`` in the cache, downloaded from ``url`` if it is not there.
+
+    A cached file is reused when its hash matches (``sha256``: the full digest or
+    its leading hex digits; or ``md5``), else fetched again. The download goes to
+    a temporary name and is moved to ``file_name`` only after its hash matched,
+    so neither a partial download nor a wrong file is ever cached. A failed
+    download raises ``OSError`` with :func:`offline_message`; a wrong hash,
+    ``ValueError`` (the file is deleted).
+    """
+
+    def matches(path):
+        if sha256 is not None:
+            return hash_matches(path, sha256)
+        return md5 is None or md5_of(path) == md5.lower()
+
     folder = cache_folder()
-    final = os.path.join(folder, entry.file_name)
+    final = os.path.join(folder, file_name)
     if os.path.exists(final):
-        if hash_matches(final, entry.sha256):
+        if matches(final):
             return final
         os.remove(final)  # a stale or tampered file: fetched again below
     os.makedirs(folder, exist_ok=True)
-    partial = f"{entry.file_name}.partial"
+    partial = f"{file_name}.partial"
     if os.path.exists(os.path.join(folder, partial)):
         os.remove(os.path.join(folder, partial))
     try:
         path = keras.utils.get_file(
-            partial, url_of(entry), cache_subdir="models", cache_dir=os.path.dirname(folder)
+            partial, url, cache_subdir="models", cache_dir=os.path.dirname(folder)
         )
     except Exception as err:  # get_file raises a bare Exception on URL errors
-        raise OSError(_offline_message(entry, folder, err)) from err
-    if not hash_matches(path, entry.sha256):
-        found = sha256_of(path)
+        message = offline_message(what or file_name, url, file_name, err, home_url)
+        raise OSError(message) from None
+    if not matches(path):
+        found = sha256_of(path) if sha256 is not None else md5_of(path)
+        kind = "SHA-256" if sha256 is not None else "MD5"
         os.remove(path)
         raise ValueError(
-            f"The file downloaded for {entry.id} from {url_of(entry)} has SHA-256 {found}, "
-            f"expected {entry.sha256}...; it was deleted, nothing was cached or loaded."
+            f"The file downloaded for {what or file_name} from {url} does not match its pinned "
+            f"hash ({kind} {found}, expected {sha256 or md5}); it was deleted, nothing was "
+            "cached or loaded."
         )
-    os.replace(path, final)
+    atomic.replace_path(path, final)  # the checked download takes its final name
     return final
+
+
+def fetch(entry) -> str:
+    """The checkpoint of a catalogue entry (:mod:`.sources`), through :func:`fetch_file`."""
+    return fetch_file(
+        entry.file_name, url_of(entry), sha256=entry.sha256, what=entry.id, home_url=entry.url
+    )
 
 
 def write_converted(path, converted: dict) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The ImageNet RGB mean and standard deviation in [0, 1] (torchvision, timm, keras "torch"
+# mode): the one home of these numbers (data.preprocessing and GoogLeNet's style="torch").
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
