@@ -36,12 +36,17 @@ def cache_folder() -> str:
     return os.path.join(base, "models")
 
 
-def sha256_of(path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file (``hashlib`` algorithm name), read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_of(path) -> str:
+    return file_digest(path, "sha256")
 
 
 def hash_matches(path, expected: str | None) -> bool:
@@ -73,11 +78,7 @@ def offline_message(what: str, url: str, file_name: str, cause, home_url=None) -
 
 
 def md5_of(path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def fetch_file(file_name: str, url: str, *, sha256=None, md5=None, what=None, home_url=None) -> str:
