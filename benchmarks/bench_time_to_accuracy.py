@@ -44,6 +44,7 @@ import json
 import os
 import time
 
+from benchmarks import _util
 from keras_convnets import atomic
 
 PARTS = ("rates", "equal_steps", "curve", "ablation", "bf16")
@@ -354,8 +355,6 @@ def _cpu_flags() -> str:
 
 def _alternating_rates(args, configs, *, rounds):
     """Training images/s of each ``{name: Resolved}`` step on the same net, A B A B, median."""
-    import statistics
-
     import keras
     import numpy as np
     import tensorflow as tf
@@ -382,15 +381,21 @@ def _alternating_rates(args, configs, *, rounds):
         for _ in range(3):
             step(batch)  # tracing and warm-up
         runners[name] = (step, batch, r.global_batch)
-    rates = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, (step, batch, size) in runners.items():
-            start = time.perf_counter()
+
+    def timed(step, batch):
+        def run():
             for _ in range(args.timed_steps):
                 out = step(batch)
-            float(out[0])
-            rates[name].append(args.timed_steps * size / (time.perf_counter() - start))
-    return {name: statistics.median(v) for name, v in rates.items()}
+            float(out[0])  # waits for the last step
+
+        return run
+
+    # Steps per second, alternated (benchmarks._util); x each step's batch: images per second.
+    rates = _util.alternating_rates(
+        {name: timed(step, batch) for name, (step, batch, _) in runners.items()},
+        items=args.timed_steps, rounds=rounds,
+    )  # fmt: skip
+    return {name: rates[name]["median"] * runners[name][2] for name in runners}
 
 
 def main(argv=None):

@@ -312,11 +312,12 @@ def write_json(path, obj, *, sort_keys: bool = False, make_folder: bool = False)
 
     if make_folder:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    text = json.dumps(obj, indent=2, sort_keys=sort_keys, default=_json_value)
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys, default=json_value)
     write_text(path, text + "\n")
 
 
-def _json_value(value):
+def json_value(value):
+    """What :func:`write_json` writes for a value JSON has no type for (``json`` ``default``)."""
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)

@@ -26,6 +26,8 @@ import math
 import os
 import re
 
+from keras_convnets import atomic
+
 SCHEDULES = ("piecewise", "plateau", "step_decay", "warmup_linear")
 OPTIMIZERS = ("sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -508,7 +510,7 @@ class Resolved:
 
     def changes_from(self, previous: dict) -> dict:
         """``{key: [previous, now]}`` for every identity field that differs from ``previous``."""
-        now = json.loads(json.dumps(self.to_json(), default=_json_default))
+        now = json.loads(json.dumps(self.to_json(), default=atomic.json_value))
         return {
             key: [previous.get(key), now[key]]
             for key in self.IDENTITY
@@ -731,14 +733,6 @@ def describe(resolved: Resolved) -> str:
     lines.append("  rules:")
     lines.extend(f"    - {rule}" for rule in resolved.rules)
     return "\n".join(lines)
-
-
-def _json_default(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 def eval_preprocess(model_dir):
