@@ -305,8 +305,9 @@ def write_json(path, obj, *, sort_keys: bool = False, make_folder: bool = False)
         >>> import os, tempfile
         >>> out = os.path.join(tempfile.mkdtemp(), "r.json")
         >>> write_json(out, {"b": 1, "a": [1.5]}, sort_keys=True)
-        >>> open(out).read()
-        '{\n  "a": [\n    1.5\n  ],\n  "b": 1\n}\n'
+        >>> import json
+        >>> json.load(open(out)), open(out).read().endswith("}\\n")
+        ({'a': [1.5], 'b': 1}, True)
     """
     import json
 
