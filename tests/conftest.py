@@ -145,3 +145,22 @@ def trained_resnet20_weights(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def pin_hosted_md5(monkeypatch):
+    """``pin(arch, md5=..., notop_md5=...)``: the catalogue's keras.applications entry of
+    ``arch`` pins a test file's MD5 for this test."""
+    import dataclasses
+
+    from keras_convnets.models.pretrained import sources
+
+    def pin(arch, *, md5=None, notop_md5=None):
+        changes = {k: v for k, v in (("md5", md5), ("notop_md5", notop_md5)) if v is not None}
+        patched = tuple(
+            dataclasses.replace(e, **changes) if e.arch == arch else e
+            for e in sources.KERAS_WEIGHTS
+        )
+        monkeypatch.setattr(sources, "KERAS_WEIGHTS", patched)
+
+    return pin

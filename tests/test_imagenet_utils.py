@@ -12,6 +12,7 @@ import pytest
 
 from keras_convnets.data import imagenet  # noqa: F401  (registers the ResNets)
 from keras_convnets.models import registry, resnet  # noqa: F401  (registers the ResNets)
+from keras_convnets.models.pretrained import download as fetch_module
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68])
 MEAN_RGB = np.array([0.485, 0.456, 0.406])
@@ -102,7 +103,7 @@ def test_decode_predictions_from_class_index_path(tmp_path, monkeypatch, rng):
     def no_download(*args, **kwargs):
         raise AssertionError("class_index_path must not download")
 
-    monkeypatch.setattr(imagenet.weights, "download", no_download)
+    monkeypatch.setattr(fetch_module, "fetch_file", no_download)
     decoded = imagenet.decode_predictions(predictions(rng), top=3, class_index_path=path)
     assert [label for _, label, _ in decoded[0][:2]] == ["label_7", "label_3"]
     assert len(decoded) == 2 and len(decoded[0]) == 3

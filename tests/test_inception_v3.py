@@ -417,7 +417,7 @@ def test_legacy_keras2_h5_from_tf_keras_loads(tmp_path, rng):
         inc.InceptionV3(weights=str(path))
 
 
-def _serve(www, tmp_path, include_top, input_shape, seed, monkeypatch):
+def _serve(www, tmp_path, include_top, input_shape, seed, pin_hosted_md5):
     ref, path = _tf_keras_reference(tmp_path, include_top, input_shape, seed)
     file_name, url, _ = weights_lib.weights_url("inception_v3", include_top)
     assert "/inception_v3/" in url and url.endswith(file_name)
@@ -425,34 +425,29 @@ def _serve(www, tmp_path, include_top, input_shape, seed, monkeypatch):
     target = www / "inception_v3" / file_name
     os.replace(path, target)
     md5 = hashlib.md5(target.read_bytes()).hexdigest()
-    folder, stem, top_md5, notop_md5 = weights_lib.HOSTED_WEIGHTS["inception_v3"]
-    hashes = (md5, notop_md5) if include_top else (top_md5, md5)
-    monkeypatch.setitem(weights_lib.HOSTED_WEIGHTS, "inception_v3", (folder, stem, *hashes))
+    pin_hosted_md5("inception_v3", **{"md5" if include_top else "notop_md5": md5})
     return ref
 
 
-def test_imagenet_weights_download_from_local_server(local_server, tmp_path, rng, monkeypatch):
+def test_imagenet_weights_download_from_local_server(local_server, tmp_path, rng, pin_hosted_md5):
     _, www = local_server
-    ref = _serve(www, tmp_path, True, (299, 299, 3), 7, monkeypatch)
+    ref = _serve(www, tmp_path, True, (299, 299, 3), 7, pin_hosted_md5)
     x = images(rng, 299)
     model = inc.InceptionV3(weights="imagenet", aux_logits=False)
     assert_close(model(x), ref(x).numpy())
     cached = os.path.join(os.environ["KERAS_CONVNETS_CACHE_DIR"], "models")
     assert os.listdir(cached) == [weights_lib.weights_url("inception_v3", True)[0]]
     # Without the top, any input >= 75 and the (unbuilt) aux head do not matter.
-    notop = _serve(www, tmp_path, False, (75, 75, 3), 8, monkeypatch)
+    notop = _serve(www, tmp_path, False, (75, 75, 3), 8, pin_hosted_md5)
     small = images(rng, 75)
     features = inc.InceptionV3(weights="imagenet", include_top=False, input_shape=(75, 75, 3))
     assert_close(features(small), notop(small).numpy())
 
 
-def test_imagenet_weights_with_wrong_hash_are_refused(local_server, tmp_path, monkeypatch):
+def test_imagenet_weights_with_wrong_hash_are_refused(local_server, tmp_path, pin_hosted_md5):
     _, www = local_server
-    _serve(www, tmp_path, False, (75, 75, 3), 9, monkeypatch)
-    folder, stem, top_md5, _ = weights_lib.HOSTED_WEIGHTS["inception_v3"]
-    monkeypatch.setitem(
-        weights_lib.HOSTED_WEIGHTS, "inception_v3", (folder, stem, top_md5, "0" * 32)
-    )
+    _serve(www, tmp_path, False, (75, 75, 3), 9, pin_hosted_md5)
+    pin_hosted_md5("inception_v3", notop_md5="0" * 32)
     model = None
     with pytest.raises(ValueError, match="hash"):
         model = inc.InceptionV3(weights="imagenet", include_top=False, input_shape=(75, 75, 3))

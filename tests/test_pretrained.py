@@ -269,7 +269,7 @@ def served(local_server, tmp_path, monkeypatch):
     (www / entry.file_name).write_bytes(path.read_bytes())
     others = tuple(e for e in sources.SOURCES if not (e.arch == "resnet18" and e.source == "timm"))
     monkeypatch.setattr(sources, "SOURCES", (*others, entry))
-    monkeypatch.setenv("KERAS_CONVNETS_PRETRAINED_URL", base)
+    monkeypatch.setenv("KERAS_CONVNETS_WEIGHTS_URL", base)
     return entry, www, expected
 
 
@@ -318,7 +318,7 @@ def test_partial_download_is_not_cached(served, monkeypatch):
 
 def test_offline_message_says_which_file_to_place_where(served, monkeypatch):
     entry, _, _ = served
-    monkeypatch.setenv("KERAS_CONVNETS_PRETRAINED_URL", "http://127.0.0.1:9/")  # nothing listens
+    monkeypatch.setenv("KERAS_CONVNETS_WEIGHTS_URL", "http://127.0.0.1:9/")  # nothing listens
     with pytest.raises(OSError) as info:
         _build_golden_model("timm")
     message = str(info.value)

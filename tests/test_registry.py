@@ -150,7 +150,7 @@ def test_metadata_matches_the_built_model(name):
     if len(info.outputs) == 1:
         assert output_shape == (None, info.classes)
     if info.hosted_weights:
-        assert name in weights_lib.HOSTED_WEIGHTS
+        assert name in weights_lib.hosted_models()
 
 
 PAPER_GMACS = {

@@ -20,6 +20,7 @@ import pytest
 
 from keras_convnets.models import layers as custom_layers
 from keras_convnets.models import resnet
+from keras_convnets.models.pretrained import download as fetch_module
 
 # Table 1: blocks per stage conv2_x..conv5_x, and the block type.
 TABLE1 = {
@@ -374,12 +375,11 @@ def test_bad_arguments_cifar(kwargs, words):
 )
 def test_bad_arguments_imagenet(kwargs, words, monkeypatch):
     # Nothing may be fetched before the arguments are checked.
-    from keras_convnets.models import weights as weights_lib
 
     def no_download(*args, **kwargs):
         raise AssertionError("downloaded before checking the arguments")
 
-    monkeypatch.setattr(weights_lib, "download", no_download)
+    monkeypatch.setattr(fetch_module, "fetch_file", no_download)
     with pytest.raises(ValueError) as info:
         resnet.ResNet50(**kwargs)
     for word in words:

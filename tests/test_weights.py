@@ -8,6 +8,7 @@ tf_keras is served under the keras.applications file name.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import h5py
 import keras
@@ -16,6 +17,7 @@ import pytest
 
 from keras_convnets.models import _compat, resnet
 from keras_convnets.models import weights as weights_lib
+from keras_convnets.models.pretrained import download as fetch_module
 
 
 def md5(path):
@@ -45,7 +47,7 @@ def test_default_weights_none_never_downloads(monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("weights=None must not download")
 
-    monkeypatch.setattr(weights_lib, "download", no_download)
+    monkeypatch.setattr(fetch_module, "fetch_file", no_download)
     monkeypatch.setattr(keras.utils, "get_file", no_download)
     model = resnet.ResNet50(include_top=False, input_shape=(32, 32, 3))
     assert model.output_shape == (None, 1, 1, 2048)
@@ -93,14 +95,11 @@ def _serve_tf_keras_resnet50(www, include_top, input_shape):
 
 @pytest.mark.parametrize("include_top, size", [(False, 64), (True, 224)])
 def test_imagenet_weights_download_from_local_server(
-    include_top, size, local_server, monkeypatch, rng
+    include_top, size, local_server, pin_hosted_md5, rng
 ):
     _, www = local_server
     ref, path = _serve_tf_keras_resnet50(www, include_top, (size, size, 3))
-    folder, stem, _, _ = weights_lib.HOSTED_WEIGHTS["resnet50"]
-    monkeypatch.setitem(
-        weights_lib.HOSTED_WEIGHTS, "resnet50", (folder, stem, md5(path), md5(path))
-    )
+    pin_hosted_md5("resnet50", md5=md5(path), notop_md5=md5(path))
     kwargs = {} if include_top else {"include_top": False, "input_shape": (size, size, 3)}
     model = resnet.ResNet50(weights="imagenet", **kwargs)
     x = rng.uniform(-1, 1, size=(1, size, size, 3)).astype("float32")
@@ -112,7 +111,7 @@ def test_imagenet_weights_download_from_local_server(
 
 def test_imagenet_weights_with_wrong_hash_are_refused(local_server):
     _, www = local_server
-    # HOSTED_WEIGHTS keeps the real keras.applications hash: the served file differs.
+    # The catalogue keeps the real keras.applications hash: the served file differs.
     _serve_tf_keras_resnet50(www, False, (32, 32, 3))
     with pytest.raises(ValueError, match="(?i)hash|corrupt"):
         resnet.ResNet50(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
@@ -247,3 +246,33 @@ def test_legacy_file_of_other_length_names_the_unmatched_layer(tmp_path):
     with pytest.raises(ValueError, match="the file's layer 'predictions' has no counterpart"):
         weights_lib.load_weights_checked(features, top)
     assert_unchanged(features, before)
+
+
+def test_one_catalogue_pins_a_hash_for_every_file():
+    from keras_convnets.models.pretrained import sources
+
+    for entry in sources.KERAS_WEIGHTS:
+        assert re.fullmatch("[0-9a-f]{32}", entry.md5) and re.fullmatch(
+            "[0-9a-f]{32}", entry.notop_md5
+        )
+        name, url, _ = entry.hosted_file(include_top=False)
+        assert url == f"{sources.KERAS_APPLICATIONS_URL}{entry.folder}{name}"
+    # torchvision and timm: SHA-256 (the full digest, or torch.hub's leading hex digits), except
+    # the Hugging Face files, whose digest is published nowhere this package can read offline.
+    for entry in sources.SOURCES:
+        assert entry.sha256 or entry.url.startswith("https://huggingface.co/"), entry.id
+
+
+def test_the_former_mirror_variable_still_works_with_a_deprecation_warning(monkeypatch):
+    from keras_convnets.models.pretrained import download, sources
+
+    monkeypatch.delenv("KERAS_CONVNETS_WEIGHTS_URL", raising=False)
+    monkeypatch.setenv("KERAS_CONVNETS_PRETRAINED_URL", "http://127.0.0.1:9/m")
+    entry = sources.SOURCES[0]
+    with pytest.warns(DeprecationWarning, match="KERAS_CONVNETS_WEIGHTS_URL"):
+        assert download.url_of(entry) == "http://127.0.0.1:9/m/" + entry.file_name
+    # One variable for both kinds of file: keras.applications' keep their sub-folder.
+    monkeypatch.setenv("KERAS_CONVNETS_WEIGHTS_URL", "http://127.0.0.1:9/w/")
+    _, url, _ = weights_lib.weights_url("resnet50v2", include_top=True)
+    assert url == "http://127.0.0.1:9/w/resnet/resnet50v2_weights_tf_dim_ordering_tf_kernels.h5"
+    assert download.url_of(entry) == "http://127.0.0.1:9/w/" + entry.file_name

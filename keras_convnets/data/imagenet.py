@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from keras_convnets.data.preprocessing import PREPROCESSING_MODES, preprocess_input  # noqa: F401
-from keras_convnets.models import weights
+from keras_convnets.models.pretrained import download
 
 CLASS_INDEX_URL = (
     "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
@@ -31,7 +31,9 @@ def _load_class_index(path=None) -> dict:
         return _class_index
     if path is None:
         url = os.environ.get("KERAS_CONVNETS_CLASS_INDEX_URL", CLASS_INDEX_URL)
-        path = weights.download("imagenet_class_index.json", url, CLASS_INDEX_MD5)
+        path = download.fetch_file(
+            "imagenet_class_index.json", url, md5=CLASS_INDEX_MD5, home_url=CLASS_INDEX_URL
+        )
         with open(path) as f:
             _class_index = json.load(f)
         return _class_index

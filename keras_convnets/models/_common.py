@@ -422,7 +422,7 @@ def build_application(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        hosted=arch in weights_lib.HOSTED_WEIGHTS,
+        hosted=arch in weights_lib.hosted_models(),
         name=name,
     )
     for check in checks:

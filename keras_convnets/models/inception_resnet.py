@@ -269,7 +269,7 @@ def _resolve_scales(scales) -> tuple[float, float, float]:
     params=55_873_736,
     trainable_params=55_813_192,
     macs=13_155_794_016,
-    hosted_weights="inception_resnet_v2" in weights_lib.HOSTED_WEIGHTS,
+    hosted_weights="inception_resnet_v2" in weights_lib.hosted_models(),
     min_input_size=MIN_SIZE,
     notes="the released (TF-slim, keras.applications) network; residual scales 0.17/0.1/0.2",
 )

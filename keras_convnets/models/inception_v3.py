@@ -518,7 +518,7 @@ def _inception(arch, params, trainable, macs, paper_macs) -> dict:
         trainable_params=trainable,
         macs=macs,
         paper_macs=paper_macs,
-        hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+        hosted_weights=arch in weights_lib.hosted_models(),
         outputs=("predictions", "aux"),
         loss_weights=dict(LOSS_WEIGHTS),
         min_input_size=MIN_SIZE_AUX,

@@ -391,7 +391,7 @@ def _resnet(arch, params, trainable, macs, *, paper_macs=None, paper_params=None
         macs=macs,
         paper_macs=paper_macs,
         paper_params=paper_params,
-        hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+        hosted_weights=arch in weights_lib.hosted_models(),
         min_input_size=spec.total_stride,
         notes=f"shortcut {spec.default_shortcut}, depth {spec.depth}",
     )

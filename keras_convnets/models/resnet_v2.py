@@ -162,7 +162,7 @@ def _v2(arch, params, trainable, macs) -> dict:
         params=params,
         trainable_params=trainable,
         macs=macs,
-        hosted_weights=arch in weights_lib.HOSTED_WEIGHTS,
+        hosted_weights=arch in weights_lib.hosted_models(),
         min_input_size=TOTAL_STRIDE,
         notes=f"pre-activation, depth {RESNET_V2_SPECS[arch].depth}, as keras.applications",
     )

@@ -1,11 +1,12 @@
 """Pretrained weights: the files keras.applications hosts, and checked loading.
 
 ``weights="imagenet"`` fetches the very files (same names, same MD5 hashes)
-that ``keras.applications`` downloads, with ``keras.utils.get_file``, which
-refuses a file whose hash differs. The base address can be redirected to a
-mirror with the ``KERAS_CONVNETS_WEIGHTS_URL`` environment variable (the tests
-point it at a server on 127.0.0.1), and the cache folder (default: Keras's,
-``~/.keras``) with ``KERAS_CONVNETS_CACHE_DIR``.
+that ``keras.applications`` downloads; they are entries of the one catalogue
+(:mod:`.pretrained.sources`) and come through the one fetch
+(:mod:`.pretrained.download`), which refuses a file whose hash differs. The
+base address can be redirected to a mirror with the ``KERAS_CONVNETS_WEIGHTS_URL``
+environment variable (the tests point it at a server on 127.0.0.1), and the
+cache folder (default: Keras's, ``~/.keras``) with ``KERAS_CONVNETS_CACHE_DIR``.
 
 :func:`load_weights_checked` compares a weights file with the model, layer by
 layer, *before* assigning anything, and names the first layer whose variables
@@ -23,94 +24,47 @@ import zipfile
 import h5py
 import keras
 
-KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-# arch -> (sub-folder, file stem, md5 with top, md5 without top), from
-# keras/src/applications/{resnet,inception_v3,inception_resnet_v2}.py.
-HOSTED_WEIGHTS = {
-    "resnet50": (
-        "resnet/",
-        "resnet50_weights_tf_dim_ordering_tf_kernels",
-        "2cb95161c43110f7111970584f804107",
-        "4d473c1dd8becc155b73f8504c6f6626",
-    ),
-    "resnet101": (
-        "resnet/",
-        "resnet101_weights_tf_dim_ordering_tf_kernels",
-        "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-        "88cf7a10940856eca736dc7b7e228a21",
-    ),
-    "resnet152": (
-        "resnet/",
-        "resnet152_weights_tf_dim_ordering_tf_kernels",
-        "100835be76be38e30d865e96f2aaae62",
-        "ee4c566cf9a93f14d82f913c2dc6dd0c",
-    ),
-    "resnet50v2": (
-        "resnet/",
-        "resnet50v2_weights_tf_dim_ordering_tf_kernels",
-        "3ef43a0b657b3be2300d5770ece849e0",
-        "fac2f116257151a9d068a22e544a4917",
-    ),
-    "resnet101v2": (
-        "resnet/",
-        "resnet101v2_weights_tf_dim_ordering_tf_kernels",
-        "6343647c601c52e1368623803854d971",
-        "c0ed64b8031c3730f411d2eb4eea35b5",
-    ),
-    "resnet152v2": (
-        "resnet/",
-        "resnet152v2_weights_tf_dim_ordering_tf_kernels",
-        "a49b44d1979771252814e80f8ec446f9",
-        "ed17cf2e0169df9d443503ef94b23b33",
-    ),
-    "inception_v3": (
-        "inception_v3/",
-        "inception_v3_weights_tf_dim_ordering_tf_kernels",
-        "9a0d58056eeedaa3f26cb7ebd46da564",
-        "bcbd6486424b2319ff4ef7d526e38f63",
-    ),
-    "inception_resnet_v2": (
-        "inception_resnet_v2/",
-        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels",
-        "e693bd0210a403b3192acc6073ad2e96",
-        "d19885ff4a710c122648d3b5c3b684e4",
-    ),
-}
-
 WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
 
 def hosted_models() -> list[str]:
-    """Registry names whose ImageNet weights are hosted."""
-    return sorted(HOSTED_WEIGHTS)
+    """Registry names whose ImageNet weights are hosted (the catalogue's keras.applications
+    entries, :data:`.pretrained.sources.KERAS_WEIGHTS`)."""
+    from keras_convnets.models.pretrained import sources
+
+    return sorted(e.arch for e in sources.KERAS_WEIGHTS)
 
 
-def weights_url(arch: str, include_top: bool) -> tuple[str, str, str]:
-    """``(file name, URL, md5)`` of the hosted ImageNet weights of ``arch``."""
-    if arch not in HOSTED_WEIGHTS:
+def _hosted_entry(arch: str):
+    from keras_convnets.models.pretrained import sources
+
+    entry = sources.keras_entry(arch)
+    if entry is None:
         raise ValueError(
             f"No ImageNet weights are hosted for {arch!r}; they are for "
             f"{', '.join(hosted_models())}."
         )
-    folder, stem, hash_top, hash_notop = HOSTED_WEIGHTS[arch]
-    file_name = f"{stem}.h5" if include_top else f"{stem}_notop.h5"
-    base = os.environ.get("KERAS_CONVNETS_WEIGHTS_URL", KERAS_APPLICATIONS_URL).rstrip("/") + "/"
-    return file_name, f"{base}{folder}{file_name}", hash_top if include_top else hash_notop
+    return entry
+
+
+def weights_url(arch: str, include_top: bool) -> tuple[str, str, str]:
+    """``(file name, URL, md5)`` of the hosted ImageNet weights of ``arch`` (mirror applied)."""
+    from keras_convnets.models.pretrained import download
+
+    entry = _hosted_entry(arch)
+    file_name, _, md5 = entry.hosted_file(include_top)
+    return file_name, download.url_of(entry, file_name), md5
 
 
 def fetch_imagenet_weights(arch: str, *, include_top: bool) -> str:
-    """Downloads (or finds in the Keras cache) the hosted file; checks its MD5."""
-    file_name, url, md5 = weights_url(arch, include_top)
-    home = KERAS_APPLICATIONS_URL.rstrip("/") + "/" + HOSTED_WEIGHTS[arch][0] + file_name
-    return download(file_name, url, md5, home_url=home)
+    """The hosted file in the cache (downloaded if needed), MD5-checked: the one fetch,
+    :func:`.pretrained.download.fetch_file`."""
+    from keras_convnets.models.pretrained import download
 
-
-def download(file_name: str, url: str, md5: str, home_url=None) -> str:
-    """The hosted file in the cache, MD5-checked: :func:`.pretrained.download.fetch_file`."""
-    from keras_convnets.models.pretrained.download import fetch_file
-
-    return fetch_file(file_name, url, md5=md5, home_url=home_url)
+    entry = _hosted_entry(arch)
+    file_name, home, md5 = entry.hosted_file(include_top)
+    url = download.url_of(entry, file_name)
+    return download.fetch_file(file_name, url, md5=md5, home_url=home)
 
 
 def _snake_case(name: str) -> str:

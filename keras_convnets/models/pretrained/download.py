@@ -6,9 +6,13 @@ file already there is reused when its SHA-256 matches. Otherwise
 ``keras.utils.get_file`` downloads it under a temporary name; it is moved to
 its final name only after its SHA-256 (the full digest, or the leading hex
 digits that torch.hub file names carry) matched, so neither a partial
-download nor a wrong file is ever cached. ``KERAS_CONVNETS_PRETRAINED_URL``
+download nor a wrong file is ever cached. ``KERAS_CONVNETS_WEIGHTS_URL``
 replaces every entry's base address with a mirror (the tests point it at
-127.0.0.1).
+127.0.0.1): a keras.applications file is looked for under its host's
+sub-folder (``<mirror>/resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5``,
+so a copy of that bucket serves), every other file at the mirror's top
+(``<mirror>/resnet50-0676ba61.pth``). The former ``KERAS_CONVNETS_PRETRAINED_URL``
+still works, with a deprecation warning.
 
 ``converted(entry, path)`` reads the checkpoint (no PyTorch), converts it
 and caches the result as ``<file stem>.keras_convnets.h5`` beside it (one
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 
 import h5py
 import keras
@@ -53,9 +58,31 @@ def hash_matches(path, expected: str | None) -> bool:
     return expected is None or sha256_of(path).startswith(expected.lower())
 
 
-def url_of(entry) -> str:
-    mirror = os.environ.get("KERAS_CONVNETS_PRETRAINED_URL")
-    return mirror.rstrip("/") + "/" + entry.file_name if mirror else entry.url
+MIRROR_VARIABLE = "KERAS_CONVNETS_WEIGHTS_URL"
+_OLD_MIRROR_VARIABLE = "KERAS_CONVNETS_PRETRAINED_URL"
+
+
+def mirror() -> str | None:
+    """The mirror's base address (``KERAS_CONVNETS_WEIGHTS_URL``), or ``None``."""
+    base = os.environ.get(MIRROR_VARIABLE)
+    if not base and os.environ.get(_OLD_MIRROR_VARIABLE):
+        warnings.warn(
+            f"{_OLD_MIRROR_VARIABLE} is deprecated: set {MIRROR_VARIABLE} (one mirror for every "
+            "weights file).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        base = os.environ[_OLD_MIRROR_VARIABLE]
+    return base.rstrip("/") + "/" if base else None
+
+
+def url_of(entry, file_name: str | None = None) -> str:
+    """Where ``entry``'s file (or its ``file_name`` sibling, e.g. the no-top file) is fetched."""
+    file_name = file_name or entry.file_name
+    base = mirror()
+    if base:
+        return f"{base}{entry.folder}{file_name}"
+    return entry.url.rsplit("/", 1)[0] + "/" + file_name
 
 
 def offline_message(what: str, url: str, file_name: str, cause, home_url=None) -> str:

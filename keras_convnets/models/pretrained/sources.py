@@ -9,7 +9,12 @@ of the file's SHA-256 (``torch.hub``'s ``check_hash`` convention); they are
 checked on download. timm's ResNet files are taken from its GitHub releases
 (the same ``torch.hub`` naming, hence a checked hash); the Inception v3 and v4
 ``tf_in1k``/``gluon_in1k`` files exist only as ``model.safetensors`` on the
-Hugging Face hub, whose hash is not pinned here.
+Hugging Face hub, whose hash is not pinned here. The keras.applications
+entries (``weights="imagenet"``) carry the MD5 digests Keras itself pins
+(``keras/src/applications/*.py``) for the file with and without the top.
+
+This is the one catalogue of pretrained files; :mod:`.download` is the one
+fetch (one cache, one mirror variable, one offline message).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ INCEPTION_STD = (0.5, 0.5, 0.5)
 TORCHVISION = "torchvision"
 TIMM = "timm"
 KERAS_APPLICATIONS = "keras.applications"
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,11 @@ class WeightsEntry:
     default: bool = False  # what weights="<source>" alone selects
     build_kwargs: tuple = (("style", "torch"),)
     notes: str = ""
+    # keras.applications files: the sub-folder of the host (and of a mirror), and the MD5 of the
+    # file with the top (``file_name``) and without it (``notop_file_name``).
+    folder: str = ""
+    md5: str | None = None
+    notop_md5: str | None = None
 
     @property
     def id(self) -> str:
@@ -62,6 +73,18 @@ class WeightsEntry:
         if self.source == TIMM:
             return f"timm:{self.tag}"
         return f"{self.source}:{self.arch}.{self.tag}"
+
+    @property
+    def notop_file_name(self) -> str:
+        """The file without the classifier (keras.applications' ``*_notop.h5``)."""
+        stem, ext = self.file_name.rsplit(".", 1)
+        return f"{stem}_notop.{ext}"
+
+    def hosted_file(self, include_top: bool = True) -> tuple[str, str, str | None]:
+        """``(file name, its own URL, its MD5)`` of a keras.applications file."""
+        name = self.file_name if include_top else self.notop_file_name
+        url = self.url.rsplit("/", 1)[0] + "/" + name
+        return name, url, self.md5 if include_top else self.notop_md5
 
     @property
     def crop_pct(self) -> float:
@@ -195,17 +218,18 @@ SOURCES: tuple[WeightsEntry, ...] = (
 )  # fmt: skip
 
 
-def _keras(arch, top1, top5, license_, *, size=224, resize=256):
-    # weights="imagenet": keras.applications' files (keras_convnets.models.weights), for the
-    # paper-style model itself; top-1/top-5 as the keras.io applications table prints them.
+def _keras(arch, folder, stem, md5, notop_md5, top1, top5, license_, *, size=224, resize=256):
+    # weights="imagenet": keras.applications' files, for the paper-style model itself; names and
+    # MD5s from keras/src/applications/{resnet,resnet_v2,inception_v3,inception_resnet_v2}.py,
+    # top-1/top-5 as the keras.io applications table prints them.
     return WeightsEntry(
         source=KERAS_APPLICATIONS,
         tag="imagenet",
         arch=arch,
         variant=arch,
-        url="https://storage.googleapis.com/tensorflow/keras-applications/",
-        file_name=f"{arch}_weights_tf_dim_ordering_tf_kernels.h5",
-        sha256=None,  # MD5-checked by keras_convnets.models.weights
+        url=f"{KERAS_APPLICATIONS_URL}{folder}{stem}.h5",
+        file_name=f"{stem}.h5",
+        sha256=None,  # Keras pins MD5s (md5 / notop_md5); no SHA-256 is published
         license=license_,
         top1=top1,
         top5=top5,
@@ -214,19 +238,41 @@ def _keras(arch, top1, top5, license_, *, size=224, resize=256):
         interpolation="bilinear",
         build_kwargs=(),
         notes="weights='imagenet'",
+        folder=folder,
+        md5=md5,
+        notop_md5=notop_md5,
     )
 
 
+_CAFFE = "MIT (Kaiming He's Caffe models)"
+_KA = "Apache-2.0 (keras.applications)"
+_SLIM = "Apache-2.0 (TF-slim)"
+_TF = "_weights_tf_dim_ordering_tf_kernels"
 KERAS_WEIGHTS = (
-    _keras("resnet50", 74.9, 92.1, "MIT (Kaiming He's Caffe models)"),
-    _keras("resnet101", 76.4, 92.8, "MIT (Kaiming He's Caffe models)"),
-    _keras("resnet152", 76.6, 93.1, "MIT (Kaiming He's Caffe models)"),
-    _keras("inception_v3", 77.9, 93.7, "Apache-2.0 (TF-slim)", size=299, resize=342),
-    _keras("resnet50v2", 76.0, 93.0, "Apache-2.0 (keras.applications)"),
-    _keras("resnet101v2", 77.2, 93.8, "Apache-2.0 (keras.applications)"),
-    _keras("resnet152v2", 78.0, 94.2, "Apache-2.0 (keras.applications)"),
-    _keras("inception_resnet_v2", 80.3, 95.3, "Apache-2.0 (TF-slim)", size=299, resize=342),
-)
+    _keras("resnet50", "resnet/", f"resnet50{_TF}", "2cb95161c43110f7111970584f804107",
+           "4d473c1dd8becc155b73f8504c6f6626", 74.9, 92.1, _CAFFE),
+    _keras("resnet101", "resnet/", f"resnet101{_TF}", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+           "88cf7a10940856eca736dc7b7e228a21", 76.4, 92.8, _CAFFE),
+    _keras("resnet152", "resnet/", f"resnet152{_TF}", "100835be76be38e30d865e96f2aaae62",
+           "ee4c566cf9a93f14d82f913c2dc6dd0c", 76.6, 93.1, _CAFFE),
+    _keras("inception_v3", "inception_v3/", f"inception_v3{_TF}",
+           "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63", 77.9, 93.7,
+           _SLIM, size=299, resize=342),
+    _keras("resnet50v2", "resnet/", f"resnet50v2{_TF}", "3ef43a0b657b3be2300d5770ece849e0",
+           "fac2f116257151a9d068a22e544a4917", 76.0, 93.0, _KA),
+    _keras("resnet101v2", "resnet/", f"resnet101v2{_TF}", "6343647c601c52e1368623803854d971",
+           "c0ed64b8031c3730f411d2eb4eea35b5", 77.2, 93.8, _KA),
+    _keras("resnet152v2", "resnet/", f"resnet152v2{_TF}", "a49b44d1979771252814e80f8ec446f9",
+           "ed17cf2e0169df9d443503ef94b23b33", 78.0, 94.2, _KA),
+    _keras("inception_resnet_v2", "inception_resnet_v2/", f"inception_resnet_v2{_TF}",
+           "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4", 80.3, 95.3,
+           _SLIM, size=299, resize=342),
+)  # fmt: skip
+
+
+def keras_entry(arch: str) -> WeightsEntry | None:
+    """The keras.applications entry (``weights="imagenet"``) of ``arch``, or ``None``."""
+    return next((e for e in KERAS_WEIGHTS if e.arch == arch), None)
 
 
 def entries(*, arch: str | None = None, variant: str | None = None) -> list[WeightsEntry]:
