@@ -515,6 +515,18 @@ def test_cli_image_folder_and_bad_flags(tmp_path):
     assert "broken.jpg" in proc.stdout
     assert report["top1_accuracy"] == pytest.approx(expected["top1_accuracy"])
     assert report["top2_accuracy"] == pytest.approx(expected["top2_accuracy"])
+    # One spelling for every command, --preprocessing; the former --preprocess still works.
+    common = ("--model_file", path, "--dataset", str(root), "--resize", "28")
+    new = run_cli(*common, "--preprocessing", "rescale", "--output", str(tmp_path / "new.json"))
+    old = run_cli(*common, "--preprocess", "rescale", "--output", str(tmp_path / "old.json"))
+    assert new.returncode == old.returncode == 0, old.stderr[-2000:]
+    assert "--preprocess is deprecated: use --preprocessing" in old.stderr
+    assert "deprecated" not in new.stderr
+    reports = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("new", "old")]
+    assert reports[0]["preprocess"] == reports[1]["preprocess"] == "rescale"
+    assert reports[0]["top1_accuracy"] == reports[1]["top1_accuracy"]
+    clash = run_cli(*common, "--preprocess", "caffe", "--preprocessing", "rescale")
+    assert clash.returncode == 2 and "contradicts --preprocessing=rescale" in clash.stderr
     # Bad values are usage errors naming the flag's problem; nothing is written.
     bad = run_cli("--model_file", path, "--dataset", str(root), "--resize", "10",
                   "--output", str(tmp_path / "bad.json"))  # fmt: skip

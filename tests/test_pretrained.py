@@ -13,6 +13,7 @@ tests/test_pretrained_torch.py (``make test-torch``); here, torch-free:
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import sys
@@ -349,3 +350,57 @@ def test_local_state_dict_is_read_without_network(tmp_path, monkeypatch):
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     include_top_false = resnet.ResNet18(weights=str(path), include_top=False, pooling="avg")
     assert include_top_false.output_shape == (None, 512)
+
+
+def test_training_fine_tunes_from_converted_weights(served, tmp_path):
+    # `train --weights` takes the builders' forms: "timm" here (the served golden ResNet-18).
+    from keras_convnets.training import TrainConfig, train
+
+    cfg = TrainConfig(
+        recipe="finetune", model="resnet18", weights="timm", dataset="fashion_mnist",
+        input_shape="64,64,3", batch_size=8, steps=2, max_train_examples=16,
+        max_eval_examples=8, verbose=0, plots=False, model_dir=str(tmp_path / "run"),
+    )  # fmt: skip
+    _, model = train(cfg, return_model=True)
+    assert model.get_layer("conv3_block1_1_pad") is not None  # built in torchvision's layout
+    reference = resnet.ResNet18(weights="timm", include_top=False, input_shape=(64, 64, 3))
+    for name in ("conv1_conv", "conv4_block2_2_conv"):  # the backbone is frozen at first
+        np.testing.assert_array_equal(
+            model.get_layer(name).kernel.numpy(), reference.get_layer(name).kernel.numpy()
+        )
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["weights"] == "timm"
+    assert (recorded["pipeline"], recorded["preprocessing_mode"]) == ("resnet_imagenet", "torch")
+
+
+def test_training_refuses_converted_weights_for_a_model_without_them(tmp_path):
+    from keras_convnets.training import TrainConfig
+
+    cfg = TrainConfig(recipe="finetune", model="resnet20", weights="torchvision",
+                      model_dir=str(tmp_path / "run"))  # fmt: skip
+    with pytest.raises(ValueError, match="resnet20.*no torchvision/timm weights.*resnet18_torch"):
+        cfg.validate()
+    cfg = TrainConfig(recipe="finetune", model="resnet18", weights="timm:resnet18.nope",
+                      model_dir=str(tmp_path / "run"))  # fmt: skip
+    with pytest.raises(ValueError, match="resnet18.nope.*available for resnet18"):
+        cfg.validate()
+
+
+def test_export_takes_the_builders_weights_forms(served, tmp_path):
+    from keras_convnets.deploy import export_model, exporter
+
+    model, name = exporter.resolve_model("resnet18", weights="timm", input_shape=(64, 64, 3))
+    assert name == "resnet18" and model.get_layer("conv3_block1_1_pad") is not None
+    reference = resnet.ResNet18(weights="timm", input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(
+        model.get_layer("predictions").kernel.numpy(),
+        reference.get_layer("predictions").kernel.numpy(),
+    )
+    out = tmp_path / "resnet18.tflite"
+    export_model("resnet18", out, weights="timm", input_shape=(64, 64, 3), eval_count=4,
+                 latency_runs=20, verbose=False)  # fmt: skip
+    card = json.loads(out.with_suffix(".json").read_text())
+    # The weights' own normalisation (timm's ImageNet mean and std), not the registry's "caffe".
+    normalization = card["input_normalization"]
+    assert (normalization["mode"], normalization["source"]) == ("torch", f"weights {served[0].id}")
+    assert card["weights"] == "timm"

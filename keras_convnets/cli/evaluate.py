@@ -15,7 +15,7 @@ Examples::
 
     # A registry model with a weights file, on an image folder (one subfolder per class):
     keras-convnets evaluate --model resnet50 --weights w.weights.h5 \
-        --dataset /data/imagenet/val --crops 144 --preprocess caffe
+        --dataset /data/imagenet/val --crops 144 --preprocessing caffe
 
 Prints the input transform used and a table with top-1/top-k accuracy and
 error (k = min(5, classes) by default), and writes the same figures, with how
@@ -50,7 +50,11 @@ flags.DEFINE_string(
     "other images of the same classes.",
 )
 flags.DEFINE_string("model", None, "Registry name (see `python -m keras_convnets list`).")
-flags.DEFINE_string("weights", None, "Weights file for --model (.weights.h5).")
+flags.DEFINE_string(
+    "weights",
+    None,
+    "Weights for --model: a .weights.h5 file, imagenet, torchvision[:TAG] or timm[:TAG].",
+)
 flags.DEFINE_integer("classes", None, "Classes of --model (default: the registry's).")
 flags.DEFINE_string("input_shape", None, "Input shape of --model as H,W,C, e.g. 28,28,1.")
 flags.DEFINE_multi_string("model_file", [], "A .keras model; repeat for an ensemble.")
@@ -75,10 +79,13 @@ flags.DEFINE_list(
 )
 flags.DEFINE_list("top_k", None, "The k's of top-k accuracy (default: 1 and min(5, classes)).")
 flags.DEFINE_enum(
-    "preprocess",
+    "preprocessing",
     "none",
     list(PREPROCESS_CHOICES),
     "Applied to the crops: none, rescale (x/255) or a keras.applications mode.",
+)
+flags.DEFINE_enum(
+    "preprocess", None, list(PREPROCESS_CHOICES), "Deprecated spelling of --preprocessing."
 )
 flags.DEFINE_integer("batch_size", 64, "Crops per forward pass.")
 flags.DEFINE_integer("max_images", None, "Evaluate the first N images only.")
@@ -229,7 +236,7 @@ def _load_dataset(channels, classes):
 
 
 def _preprocess():
-    name = FLAGS.preprocess
+    name = FLAGS.preprocessing
     if name == "none":
         return None
     if name == "rescale":
@@ -251,8 +258,8 @@ def format_table(result, ks) -> str:
 
 
 # Flags that would describe the model or its transform a second time: with --run they conflict.
-RUN_OWNED = ("model", "weights", "model_file", "classes", "input_shape", "preprocess", "size",
-             "resize", "scales")  # fmt: skip
+RUN_OWNED = ("model", "weights", "model_file", "classes", "input_shape", "preprocessing",
+             "preprocess", "size", "resize", "scales")  # fmt: skip
 
 
 def _top_k(classes):
@@ -319,13 +326,13 @@ def _evaluate_models(scales):
     channels = int(models[0].input_shape[-1])
     size = FLAGS.size or int(models[0].input_shape[1])
     transform = {
-        "crops": FLAGS.crops, "size": size, "resize": FLAGS.resize, "preprocess": FLAGS.preprocess,
-        "channels": channels,
+        "crops": FLAGS.crops, "size": size, "resize": FLAGS.resize,
+        "preprocess": FLAGS.preprocessing, "channels": channels,
     }  # fmt: skip
     print(
         f"transform: {FLAGS.crops} crop(s) of {size}x{size}"
         + (f" after resizing the shorter side to {FLAGS.resize}" if FLAGS.resize else "")
-        + f", preprocess {FLAGS.preprocess}, {channels} channel(s). A model trained by "
+        + f", preprocess {FLAGS.preprocessing}, {channels} channel(s). A model trained by "
         "recipes.train has its own transform: evaluate it with --run=MODEL_DIR."
     )
     dataset, skipped = _load_dataset(channels, int(models[0].output_shape[-1]))
@@ -342,7 +349,7 @@ def _evaluate_models(scales):
     report.update(
         model_names=names, dataset=FLAGS.dataset, split=FLAGS.split, data_dir=FLAGS.data_dir,
         size=size, resize=FLAGS.resize, scales=list(scales) if scales else None,
-        preprocess=FLAGS.preprocess, top_k=list(ks), transform=transform, fold=FLAGS.fold,
+        preprocess=FLAGS.preprocessing, top_k=list(ks), transform=transform, fold=FLAGS.fold,
         seconds=round(time.time() - start, 3), **skipped,
     )  # fmt: skip
     return result, ks, report
@@ -361,6 +368,19 @@ def _warn_full_image_crops(dataset, size):
         )
 
 
+def _old_spelling():
+    """``--preprocess`` (before export's and predict's ``--preprocessing``) still works."""
+    if not FLAGS["preprocess"].present:
+        return
+    print("warning: --preprocess is deprecated: use --preprocessing", file=sys.stderr)
+    if FLAGS["preprocessing"].present and FLAGS.preprocessing != FLAGS.preprocess:
+        _fail(
+            f"--preprocess={FLAGS.preprocess} contradicts --preprocessing={FLAGS.preprocessing} "
+            "(the same flag, spelled twice): pass --preprocessing only."
+        )
+    FLAGS.preprocessing = FLAGS.preprocess
+
+
 @cli_errors
 def main(argv):
     if len(argv) > 1:
@@ -369,6 +389,7 @@ def main(argv):
         scales = tuple(int(s) for s in FLAGS.scales) if FLAGS.scales else None
     except ValueError:
         _fail(f"--scales takes integers. Received: --scales={','.join(FLAGS.scales)}")
+    _old_spelling()
     # Bad flag values reach the library's checks; their ValueError is a usage error.
     if FLAGS.output:
         check_output_file(FLAGS.output, "output")

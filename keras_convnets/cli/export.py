@@ -37,7 +37,12 @@ flags.DEFINE_string(
     "A finished training run directory: model, transform, labels and data from its run.json.",
 )
 flags.DEFINE_string("model", None, "Registry name (e.g. resnet20) or a .keras file.")
-flags.DEFINE_string("weights", None, "Weights file (.weights.h5, .h5) for a registry name.")
+flags.DEFINE_string(
+    "weights",
+    None,
+    "Weights for a registry name: a .weights.h5/.h5 file, imagenet, torchvision[:TAG] or "
+    "timm[:TAG] (converted), as the builders' weights= takes.",
+)
 flags.DEFINE_string("format", "tflite", "savedmodel or tflite.")
 flags.DEFINE_string("quantize", "none", "none, float16, dynamic, int8 or qat (TFLite only).")
 flags.DEFINE_string(

@@ -96,8 +96,9 @@ flags.DEFINE_bool("plots", True, "Write curves.png at the end.")
 flags.DEFINE_string(
     "weights",
     None,
-    "Initial weights: imagenet, a .weights.h5/.keras file or a finished run directory. Layers "
-    "matching by name and shape are copied; the classifier is new when the classes differ.",
+    "Initial weights: imagenet, torchvision[:TAG], timm[:TAG] (converted), a "
+    ".weights.h5/.keras/.pth file or a finished run directory. Layers matching by name and "
+    "shape are copied; the classifier is new when the classes differ.",
 )
 flags.DEFINE_bool(
     "freeze_backbone", False, "finetune: train the new head only, the backbone stays frozen."

@@ -248,6 +248,8 @@ def resolve_model(model, *, weights=None, input_shape=None, classes=None, build_
             build_kwargs["input_shape"] = tuple(input_shape)
         if classes is not None:
             build_kwargs["classes"] = classes
+        if _builder_weights(weights):  # the same forms as the builders' `weights=`
+            return info.build(weights=os.fspath(weights), **build_kwargs), info.name
         built = info.build(**build_kwargs)
         if weights is not None:
             weights_lib.load_weights_checked(built, weights)
@@ -489,7 +491,24 @@ def _preprocessing_mode(r: ExportRequest, key):
             f"`preprocessing_mode` is needed: {key!r} is not a registry name, so its "
             f"normalisation is unknown. Allowed: {', '.join(preprocessing.PREPROCESSING_MODES)}"
         )
+    entry = _converted_entry(r.weights, key)
+    if entry is not None:
+        return entry.preprocessing_mode, f"weights {entry.id}"
     return registry.model_info(key).preprocessing, "registry"
+
+
+def _converted_entry(weights, model):
+    """The catalogue entry of torchvision/timm ``weights`` (None for any other weights)."""
+    from keras_convnets.models import pretrained
+
+    return pretrained.entry_for_model(weights, model)
+
+
+def _builder_weights(weights) -> bool:
+    """Weights the builders fetch or convert themselves: "imagenet", torchvision/timm."""
+    from keras_convnets.models import pretrained
+
+    return weights == "imagenet" or pretrained.is_source(weights)
 
 
 def _raw_size(r: ExportRequest, model_shape):

@@ -370,10 +370,15 @@ class TrainConfig:
                 f"Recipe {self.recipe!r} fine-tunes pretrained weights: pass `weights` "
                 "('imagenet', a .weights.h5/.keras file or a run directory). Received: weights=None"
             )
-        if self.weights not in (None, "imagenet") and not os.path.exists(self.weights):
+        if _is_named_source(self.weights):
+            from keras_convnets.training import finetune
+
+            finetune.torch_entry(self.weights, self.model)  # the model can take them
+        elif self.weights not in (None, "imagenet") and not os.path.exists(self.weights):
             raise ValueError(
-                "`weights` must be 'imagenet', an existing weights/.keras file or a run "
-                f"directory. Received: weights={self.weights!r}, which does not exist."
+                "`weights` must be 'imagenet', 'torchvision[:TAG]', 'timm[:TAG]', an existing "
+                "weights/.keras/.pth/.safetensors file or a run directory. "
+                f"Received: weights={self.weights!r}, which does not exist."
             )
         if self.keep_checkpoints < 1:
             raise ValueError(
@@ -614,8 +619,15 @@ def resolve(
     )
 
 
+def _is_named_source(weights) -> bool:
+    """``"torchvision"``, ``"timm:<tag>"`` ...: converted weights named, not a file."""
+    from keras_convnets.models import pretrained
+
+    return isinstance(weights, str) and weights.partition(":")[0] in pretrained.SOURCE_NAMES
+
+
 def _weights_id(weights):
-    if weights in (None, "imagenet"):
+    if weights in (None, "imagenet") or _is_named_source(weights):
         return weights
     return os.path.abspath(weights)
 

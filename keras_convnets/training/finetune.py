@@ -1,4 +1,6 @@
-"""Starting a run from pretrained weights: ``imagenet``, a weights or ``.keras`` file, a run.
+"""Starting a run from pretrained weights: ``imagenet``, ``torchvision[:TAG]``/``timm[:TAG]``
+(or a local ``.pth``/``.safetensors`` checkpoint), a weights or ``.keras`` file, a run: the
+forms the builders' ``weights=`` takes, and a run directory.
 
 The new model is built for the dataset's classes; every layer of it whose
 name and shapes match a layer of the pretrained model takes that layer's
@@ -17,11 +19,29 @@ from keras_convnets.training import run as run_lib
 HOSTED = "imagenet"
 
 
+def torch_entry(weights, model: str):
+    """:func:`keras_convnets.models.pretrained.entry_for_model` (torchvision/timm weights)."""
+    from keras_convnets.models import pretrained
+
+    return pretrained.entry_for_model(weights, model)
+
+
+def build_kwargs(weights, model: str) -> dict:
+    """The builder options the network needs to take ``weights`` (``style="torch"`` for the
+    torchvision/timm layout of a ResNet or GoogLeNet; nothing for other weights)."""
+    entry = torch_entry(weights, model)
+    return {} if entry is None else dict(entry.build_kwargs)
+
+
 def describe_source(weights) -> str:
+    from keras_convnets.models import pretrained
+
     if weights is None:
         return "random initialisation"
     if weights == HOSTED:
         return "ImageNet weights"
+    if pretrained.is_source(weights) and not os.path.exists(weights):
+        return f"the converted weights {weights!r}"
     if run_lib.is_run_dir(weights):
         return f"the run {os.fspath(weights)!r}"
     return f"the file {os.fspath(weights)!r}"
@@ -43,6 +63,10 @@ def transform_of(weights, *, info, source):
     """
     if source is not None:
         return source.pipeline, source.preprocessing_mode, source.mean()
+    entry = torch_entry(weights, info.name) if info is not None else None
+    if entry is not None:  # torchvision/timm: their mean/std ("tf" when it is 0.5, 0.5)
+        pipeline = "inception" if entry.eval_size == 299 else "resnet_imagenet"
+        return pipeline, entry.preprocessing_mode, None
     if info is None:
         raise ValueError(
             f"The transform of {describe_source(weights)} is unknown for a model that is not "
@@ -59,9 +83,9 @@ def pretrained_model(weights, *, arch, input_shape, source=None):
 
     if source is not None:
         model = source.load_model()
-    elif weights == HOSTED:
+    elif weights == HOSTED or torch_entry(weights, arch) is not None:
         model = registry.get_model(
-            arch, include_top=False, weights=HOSTED, input_shape=tuple(input_shape)
+            arch, include_top=False, weights=weights, input_shape=tuple(input_shape)
         )
     elif os.fspath(weights).endswith(".keras"):
         model = load_model(weights, compile=False)

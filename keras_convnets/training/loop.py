@@ -196,8 +196,9 @@ class Trainer:
                     model = self.model_fn(input_shape=self.input_shape, classes=self.classes)
                 else:
                     model = registry.get_model(
-                        cfg.model, input_shape=self.input_shape, classes=self.classes, weights=None
-                    )
+                        cfg.model, input_shape=self.input_shape, classes=self.classes,
+                        weights=None, **finetune.build_kwargs(cfg.weights, cfg.model),
+                    )  # fmt: skip
                 if cfg.weights is not None:
                     self.load_pretrained(model)
         finally:

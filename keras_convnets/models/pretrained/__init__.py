@@ -143,6 +143,34 @@ def conversion_target(source: str, *, model: str | None = None) -> tuple[str, st
     return model, source
 
 
+def entry_for_model(weights, model: str) -> WeightsEntry | None:
+    """The entry torchvision/timm ``weights`` name for the registered ``model`` (``None``: other
+    weights, e.g. ``"imagenet"`` or a Keras file).
+
+    ``"torchvision"``, ``"timm:resnet50.a1_in1k"``, or a local ``.pth``/``.safetensors`` file
+    (taken to have the layout and transform of ``model``'s default converted weights). Raises
+    ``ValueError`` naming what ``model`` can take when it has no such weights.
+    """
+    if weights is None or not is_source(weights):
+        return None
+    weights = os.fspath(weights)
+    entries = [e for e in entries_for(model) if e.source in SOURCE_NAMES]
+    if not entries:
+        having = sorted({e.variant for e in SOURCES})
+        raise ValueError(
+            f"`weights`={weights!r}: model {model!r} has no torchvision/timm weights; converted "
+            f"weights exist for {', '.join(having)}. Received: model={model!r}"
+        )
+    source, _, tag = weights.partition(":")
+    if source in SOURCE_NAMES:
+        return sources.lookup(entries[0].arch, source, tag or None)
+    if not os.path.isfile(weights):
+        raise ValueError(
+            f"`weights` file {weights!r} does not exist. Received: weights={weights!r}"
+        )
+    return next((e for e in entries if e.default), entries[0])
+
+
 def entries_for(name: str) -> tuple[WeightsEntry, ...]:
     """The weights a registered model can take: keras.applications' ``"imagenet"`` file
     (the paper-style model), and the converted torchvision/timm ones, whose ``variant``
@@ -161,6 +189,7 @@ __all__ = [
     "conversion_target",
     "download",
     "entries_for",
+    "entry_for_model",
     "is_source",
     "load_into",
     "readers",

@@ -91,9 +91,16 @@ class WeightsEntry:
         return self.eval_size / self.resize_size
 
     @property
+    def preprocessing_mode(self) -> str:
+        """The :func:`keras_convnets.preprocess_input` mode of the weights' normalisation."""
+        if self.source == KERAS_APPLICATIONS:
+            return "caffe" if self.arch.startswith("resnet") else "tf"
+        return "tf" if self.mean == INCEPTION_MEAN and self.std == INCEPTION_STD else "torch"
+
+    @property
     def preprocessing(self) -> str:
         if self.source == KERAS_APPLICATIONS:
-            mode = "caffe" if self.arch.startswith("resnet") else "tf"
+            mode = self.preprocessing_mode
             return f"keras_convnets.preprocess_input(images, mode={mode!r}) on 0-255 RGB images"
         return (
             f"RGB in [0, 1], resize to {self.resize_size} ({self.interpolation}), center crop "
