@@ -163,8 +163,8 @@ class Classifier:
     @classmethod
     def from_run(cls, directory):
         """A finished training run: its model, evaluation transform and labels."""
+        from keras_convnets import runs as run_lib
         from keras_convnets.deploy.preprocessing import Preprocessor
-        from keras_convnets.training import run as run_lib
 
         run = run_lib.load_run(directory)
         preprocessor = Preprocessor(
@@ -353,9 +353,9 @@ def _sidecar_labels(meta, classes) -> list | None:
 
 
 def _from_keras_file(cls, path, preprocessing):
+    from keras_convnets import runs as run_lib
     from keras_convnets.models import _common, registry
     from keras_convnets.models.saving import load_model
-    from keras_convnets.training import run as run_lib
 
     directory = os.path.dirname(os.path.abspath(path))
     if run_lib.is_run_dir(directory) and os.path.basename(path) == run_lib.MODEL_FILE:

@@ -113,8 +113,8 @@ def evaluate_run(
     receives the lines the command prints (the transform, skipped files).
     """
     from keras_convnets import data
+    from keras_convnets import runs as run_lib
     from keras_convnets.analysis import evaluation
-    from keras_convnets.training import run as run_lib
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1. Received: {batch_size!r}")

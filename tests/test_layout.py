@@ -23,6 +23,9 @@ LAYERS = {
     "keras_convnets.models": 1,
     "keras_convnets.data": 2,
     "keras_convnets.analysis": 3,
+    # The run contract: what a run directory holds and how it is read, below the training that
+    # writes it and the export and evaluation that read it.
+    "keras_convnets.runs": 3,
     "keras_convnets.training": 4,
     "keras_convnets.deploy": 4,
     "keras_convnets.quickstart": 5,

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from keras_convnets import data
-from keras_convnets.training import TrainConfig, run, train
+from keras_convnets import runs as run
+from keras_convnets.training import TrainConfig, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIPPED_LINE = "skipped 2 folders that are hidden or hold no images: .ipynb_checkpoints, empty_dir"

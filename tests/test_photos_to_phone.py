@@ -70,7 +70,7 @@ def litert_accuracy(tflite_path, run_card):
 @pytest.fixture(scope="module")
 def phone(tmp_path_factory):
     """The walkthrough's commands once: train, fine-tune, evaluate, export int8 (raw pixels)."""
-    from keras_convnets.training import run
+    from keras_convnets import runs as run
 
     tmp_path = tmp_path_factory.mktemp("photos_to_phone")
     photos = write_photo_folder(tmp_path / "photos", 50)

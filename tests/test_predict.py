@@ -103,7 +103,7 @@ def test_image_files_skip_hidden_and_find_unicode_names(trained):
 def test_predict_run_gives_the_evaluation_pipelines_probabilities(trained):
     """predict --run == the run's model on its own evaluation pipeline, image by image."""
     from keras_convnets import data
-    from keras_convnets.training import run as run_lib
+    from keras_convnets import runs as run_lib
 
     photos, run_dir, _ = trained
     proc = cli("predict", f"--run={run_dir}", photos, "--json", "--top_k=3")

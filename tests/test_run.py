@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from keras_convnets import data
+from keras_convnets import runs as run
 from keras_convnets.data.sample_data import load_fashion_mnist_sample
 from keras_convnets.models import _common
-from keras_convnets.training import TrainConfig, run, train
+from keras_convnets.training import TrainConfig, train
 from keras_convnets.training.loop import NonFiniteLossError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -303,3 +304,38 @@ def test_evaluate_and_export_read_the_run(tmp_path, photos):
     bad = _cli("export", f"--model={model_dir / 'model.keras'}")
     assert bad.returncode == 2 and f"--run={model_dir}" in bad.stderr
     assert not (model_dir / "export").exists()
+
+
+def test_one_judge_of_a_value_that_contradicts_the_run(tmp_path):
+    card = run.RunCard(
+        registry_name="resnet20", build_args={}, input_shape=[32, 32, 3], classes=3,
+        class_names=["a", "b", "c"], pipeline="cifar", preprocessing_mode=None,
+        mean_image="mean_image.npy", dataset="folder", data_dir=None, val_fraction=0.1,
+        split_seed=0, max_eval_examples=None, recipe="fast", seed=0, weights=None, metrics={},
+        directory=str(tmp_path),
+    )  # fmt: skip
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n")
+    # Saying again what the run says passes, in every spelling a caller has it.
+    run.check_against_run(card, {
+        "model": "resnet20", "classes": 3, "input_shape": "32,32,3", "labels": str(labels),
+        "pipeline": "cifar", "mean_image": str(tmp_path / "mean_image.npy"), "arch": None,
+    })  # fmt: skip
+    run.check_against_run(
+        card, {"model": str(tmp_path / "model.keras"), "input_shape": (32, 32, 3)}
+    )
+    labels.write_text("a\nb\n")
+    for given, message in [
+        ({"classes": 10}, r"`classes`=10 contradicts the run '.*', whose classes is 3\."),
+        ({"input_shape": (28, 28, 1)}, r"whose input_shape is \(32, 32, 3\)"),
+        ({"labels": str(labels)}, r"whose labels is \['a', 'b', 'c'\]"),
+        ({"model": "resnet32"}, r"whose model is 'resnet20'"),
+        ({"weights": "x.weights.h5"}, r"`weights`='x.weights.h5' contradicts .*are the run's"),
+        ({"pipeline": "inception"}, r"whose pipeline is 'cifar'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            run.check_against_run(card, given)
+    with pytest.raises(
+        ValueError, match=r"^--classes=10 contradicts --run=.*, whose classes is 3\.$"
+    ):
+        run.check_against_run(card, {"classes": 10}, as_flags=True)

@@ -272,20 +272,11 @@ def _top_k(classes):
 
 
 def _check_run_flags(run):
-    """A flag that says again what the run says must agree with it."""
-    run_values = {
-        "model": run.registry_name,
-        "classes": run.classes,
-        "input_shape": ",".join(str(d) for d in run.input_shape),
-    }
-    for name in RUN_OWNED:
-        if not FLAGS[name].present:
-            continue
-        given = FLAGS[name].value
-        if name in run_values and str(given) == str(run_values[name]):
-            continue
-        has = run_values.get(name, f"its {run.model_file} and transform ({run.pipeline})")
-        _fail(f"--{name}={given} contradicts --run={run.directory}, whose {name} is {has}.")
+    """A flag that says again what the run says must agree with it (:func:`check_against_run`)."""
+    from keras_convnets import runs as run_lib
+
+    given = {name: FLAGS[name].value for name in RUN_OWNED if FLAGS[name].present}
+    run_lib.check_against_run(run, given, as_flags=True)
     if FLAGS.crops != "center":
         _fail(
             f"--crops={FLAGS.crops} contradicts --run={run.directory}: the run's evaluation "
@@ -295,7 +286,7 @@ def _check_run_flags(run):
 
 def _evaluate_run():
     """``keras_convnets.evaluate_run`` with the flags; the flags the run owns must agree."""
-    from keras_convnets.training import run as run_lib
+    from keras_convnets import runs as run_lib
 
     run = run_lib.load_run(FLAGS.run)
     _check_run_flags(run)

@@ -142,9 +142,7 @@ def _model_arguments():
     }
     if FLAGS.run:
         args = run_export_arguments(FLAGS.run, dataset=data, **given)
-        from keras_convnets.training import run as run_lib
-
-        check_top_k(FLAGS.top_k, run_lib.load_run(FLAGS.run).classes)  # before any work
+        check_top_k(FLAGS.top_k, len(args["labels"]))  # before any work
         return args, os.path.join(FLAGS.run, "export"), args["arch"] or "model"
     if not FLAGS.model:
         raise ValueError("--model is required (a registry name or a .keras file), or --run=DIR")

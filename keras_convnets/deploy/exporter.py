@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from keras_convnets import atomic
+from keras_convnets import runs as run_lib
 from keras_convnets.deploy import datasets, parity, preprocessing, tflite
 
 FORMATS = ("savedmodel", "tflite")
@@ -203,8 +204,7 @@ def _read_labels(labels, classes):
         path = os.fspath(labels)
         if not os.path.isfile(path):
             raise ValueError(f"`labels` file {path!r} does not exist.")
-        with open(path, encoding="utf-8") as f:
-            labels = [line.rstrip("\n") for line in f if line.strip()]
+        labels = run_lib.read_labels(path)
     labels = [str(s) for s in labels]
     if len(labels) != classes:
         raise ValueError(
@@ -972,44 +972,17 @@ def run_export_arguments(run_dir, **given):
     rules). ``given`` holds the caller's explicit values: one that contradicts
     the run raises ``ValueError`` naming both; ``dataset`` may name other data.
     """
-    from keras_convnets.training import run as run_lib
-
     run = run_lib.load_run(run_dir)
-    args = {
+    dataset = given.pop("dataset", None)  # other data may be named: the run's by default
+    run_lib.check_against_run(run, given)
+    return {
         "model": run.path(run.model_file),
         "arch": run.registry_name,
         "pipeline": run.pipeline,
         "preprocessing_mode": run.preprocessing_mode,
         "mean_image": run.path(run.mean_image) if run.mean_image else None,
         "labels": list(run.class_names),
-        "dataset": datasets.DataSource(run.dataset, run.data_dir, run.val_fraction, run.split_seed),
-        "input_shape": tuple(run.input_shape),
-        "classes": run.classes,
+        "dataset": datasets.check_dataset(dataset)
+        if dataset is not None
+        else datasets.DataSource(run.dataset, run.data_dir, run.val_fraction, run.split_seed),
     }
-    same = {"model": (args["model"], run.registry_name), "weights": ()}
-    for key, value in given.items():
-        if value is None:
-            continue
-        if key == "dataset":
-            args["dataset"] = datasets.check_dataset(value)
-        elif key in same and value not in same[key]:
-            raise ValueError(
-                f"`{key}`={value!r} contradicts the run {run.directory!r}, whose model is "
-                f"{run.registry_name!r} in {args['model']!r}."
-            )
-        elif key in args and _differs(value, args[key]):
-            raise ValueError(
-                f"`{key}`={value!r} contradicts the run {run.directory!r}, whose {key} is "
-                f"{args[key]!r}."
-            )
-    for key in ("input_shape", "classes"):  # a .keras model knows them
-        args.pop(key)
-    return args
-
-
-def _differs(value, expected) -> bool:
-    if isinstance(expected, tuple):
-        return tuple(value) != expected
-    if isinstance(expected, list) and isinstance(value, (str, os.PathLike)):
-        return _read_labels(value, len(expected)) != expected
-    return value != expected

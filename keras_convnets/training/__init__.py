@@ -6,6 +6,7 @@ Example:
     ['finetune', 'googlenet', 'inception_v3', 'resnet_cifar', 'resnet_imagenet']
 """
 
+from keras_convnets.runs import RunCard, RunLockedError, load_run
 from keras_convnets.training.config import (
     RECIPES,
     Recipe,
@@ -16,7 +17,6 @@ from keras_convnets.training.config import (
     resolve,
 )
 from keras_convnets.training.loop import NonFiniteLossError, Trainer, train
-from keras_convnets.training.run import RunCard, RunLockedError, load_run
 from keras_convnets.training.strategy import STRATEGIES, WorkerLostError, make_strategy
 
 __all__ = [

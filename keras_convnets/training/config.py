@@ -748,13 +748,13 @@ def describe(resolved: Resolved) -> str:
 
 
 def eval_preprocess(model_dir):
-    """The evaluation transform of a run (:meth:`keras_convnets.training.run.RunCard.preprocess`).
+    """The evaluation transform of a run (:meth:`keras_convnets.runs.RunCard.preprocess`).
 
     ``fn(image uint8, label) -> (float32 image, label)``: the run's pipeline
     without augmentation, its input shape, its normalisation and (``cifar``)
     its training set's mean image. Evaluation of a trained model must use
     exactly this.
     """
-    from keras_convnets.training import run
+    from keras_convnets import runs as run
 
     return run.load_run(model_dir).preprocess()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from keras_convnets.training import run as run_lib
+from keras_convnets import runs as run_lib
 
 HOSTED = "imagenet"
 

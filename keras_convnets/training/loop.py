@@ -5,7 +5,7 @@ lock the run directory, load the data, build the model (from pretrained
 weights when asked), resolve the configuration, refuse a resume whose
 configuration changed, write ``config.json``, restore the newest checkpoint,
 train epoch by epoch, and write the final model with its run card
-(:mod:`keras_convnets.training.run`). The compiled steps live in
+(:mod:`keras_convnets.runs`). The compiled steps live in
 :mod:`keras_convnets.training.steps`.
 
 A run writes into ``model_dir``: ``config.json`` (the resolved configuration),
@@ -29,9 +29,9 @@ import numpy as np
 
 from keras_convnets import atomic
 from keras_convnets import data as data_lib
+from keras_convnets import runs as run_lib
 from keras_convnets.training import config as config_lib
 from keras_convnets.training import finetune, plots, schedules
-from keras_convnets.training import run as run_lib
 from keras_convnets.training import strategy as strategy_lib
 from keras_convnets.training.checkpoint import Checkpointer
 from keras_convnets.training.epoch import (  # noqa: F401  (public names of this module)

@@ -1,4 +1,9 @@
-"""The run directory: the trained model and a card saying everything evaluate and export need.
+"""The run contract: a run's model and the card saying all that evaluate and export need.
+
+One home, below :mod:`keras_convnets.training` (which writes a run) and
+:mod:`keras_convnets.deploy`, :mod:`keras_convnets.run_evaluation` and
+:mod:`keras_convnets.predict` (which read it); :func:`check_against_run` is the
+one judge of a value that contradicts what the run fixed.
 
 A finished run leaves in ``model_dir``:
 
@@ -112,10 +117,92 @@ class RunCard:
             split_seed=self.split_seed,
         )
 
+    def fixed_values(self) -> dict:
+        """What the run fixes, by argument name, for :func:`check_against_run`."""
+        return {
+            "model": _OneOf((self.registry_name, self.path(self.model_file))),
+            "arch": self.registry_name,
+            "classes": self.classes,
+            "input_shape": tuple(self.input_shape),
+            "pipeline": self.pipeline,
+            "preprocessing_mode": self.preprocessing_mode,
+            "mean_image": self.path(self.mean_image) if self.mean_image else None,
+            "labels": list(self.class_names),
+        }
+
     def to_json(self) -> dict:
         values = dataclasses.asdict(self)
         values.pop("directory")
         return values
+
+
+def read_labels(path) -> list:
+    """A labels file (``labels.txt``): one class name a line, blank lines ignored."""
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+class _OneOf(tuple):
+    """Any of these values agrees with the run (its registry name, or its model file)."""
+
+
+def check_against_run(run: RunCard, given: dict, *, as_flags: bool = False) -> None:
+    """The one judge of "this value contradicts the run", for evaluate, export and predict.
+
+    ``given`` maps argument names to the caller's values (``None``: not given).
+    A value equal to the run's passes (``classes=10`` for a 10-class run,
+    ``input_shape="32,32,3"``, a labels file holding the run's class names); a
+    different one, or a name the run fixes with no value to compare (``weights``:
+    the run's model holds its weights), raises ``ValueError`` naming both.
+    ``as_flags``: the message spells them as a command line does
+    (``--classes=10 contradicts --run=DIR``), else as arguments.
+    """
+    fixed = run.fixed_values()
+    for key, value in given.items():
+        if value is None:
+            continue
+        if as_flags:
+            said, where = f"--{key}={value}", f"--run={run.directory}"
+        else:
+            said, where = f"`{key}`={value!r}", f"the run {run.directory!r}"
+        if key not in fixed:
+            raise ValueError(
+                f"{said} contradicts {where}: its model ({run.model_file}) and evaluation "
+                f"transform ({run.pipeline}) are the run's."
+            )
+        expected = fixed[key]
+        if not _agrees(value, expected):
+            shown = expected[0] if isinstance(expected, _OneOf) else expected
+            shown = shown if as_flags else repr(shown)
+            raise ValueError(f"{said} contradicts {where}, whose {key} is {shown}.")
+
+
+def _agrees(value, expected) -> bool:
+    if isinstance(expected, _OneOf):
+        return os.fspath(value) in expected or os.path.abspath(value) in map(
+            os.path.abspath, filter(None, expected)
+        )
+    if isinstance(expected, tuple):  # a shape: (32, 32, 3) or "32,32,3"
+        if isinstance(value, str):
+            value = value.split(",")
+        try:
+            return tuple(int(d) for d in value) == expected
+        except (TypeError, ValueError):
+            return False
+    if isinstance(expected, list):  # class names, or a labels file holding them
+        if isinstance(value, (str, os.PathLike)):
+            if not os.path.isfile(value):
+                return False
+            value = read_labels(value)
+        return [str(v) for v in value] == expected
+    if isinstance(expected, int) and not isinstance(value, bool):
+        try:
+            return int(value) == expected
+        except (TypeError, ValueError):
+            return False
+    if isinstance(value, os.PathLike) or (expected and os.sep in str(expected)):
+        return os.path.abspath(value) == os.path.abspath(expected)
+    return value == expected
 
 
 def is_run_dir(path) -> bool:
