@@ -607,6 +607,8 @@ BAD_FLAGS = {
         "<random_weights>",
         "<other_weights>",
         "<idx_dir>",  # a folder that is not a training run
+        "torchvision",  # converted weights for a network that has none (resnet20)
+        "timm:resnet18.nope",
     ],  # fmt: skip
     "model_file": [MISSING + ".keras", "<truncated_keras>", "<random_keras>"],
     "split": ["nope"],

@@ -378,7 +378,9 @@ def test_training_refuses_converted_weights_for_a_model_without_them(tmp_path):
 
     cfg = TrainConfig(recipe="finetune", model="resnet20", weights="torchvision",
                       model_dir=str(tmp_path / "run"))  # fmt: skip
-    with pytest.raises(ValueError, match="resnet20.*no torchvision/timm weights.*resnet18_torch"):
+    with pytest.raises(
+        ValueError, match="resnet20.*no torchvision/timm weights.*resnet18, resnet34"
+    ):
         cfg.validate()
     cfg = TrainConfig(recipe="finetune", model="resnet18", weights="timm:resnet18.nope",
                       model_dir=str(tmp_path / "run"))  # fmt: skip

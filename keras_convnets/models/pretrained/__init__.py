@@ -156,10 +156,10 @@ def entry_for_model(weights, model: str) -> WeightsEntry | None:
     weights = os.fspath(weights)
     entries = [e for e in entries_for(model) if e.source in SOURCE_NAMES]
     if not entries:
-        having = sorted({e.variant for e in SOURCES})
         raise ValueError(
             f"`weights`={weights!r}: model {model!r} has no torchvision/timm weights; converted "
-            f"weights exist for {', '.join(having)}. Received: model={model!r}"
+            f"weights exist for {', '.join(sorted(FAMILY_OF_ARCH))} (and their *_torch "
+            f"variants). Received: model={model!r}"
         )
     source, _, tag = weights.partition(":")
     if source in SOURCE_NAMES:
