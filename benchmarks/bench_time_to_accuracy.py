@@ -55,7 +55,7 @@ ABLATION = (
     ("- warm-up + linear decay (step /10 at 50%, 75%)", "schedule=piecewise,milestones=0.5:0.75"),
     ("- Nesterov (plain momentum)", "nesterov=false"),
     ("- label smoothing", "label_smoothing=0"),
-    ("- zero-init residuals", "zero_init_residual=false"),
+    ("+ zero-init residuals", "zero_init_residual=true"),
     ("+ cutout 0.25", "cutout=0.25"),
     ("- weight decay 5e-4 (the paper's 1e-4)", "weight_decay=0.0001"),
     ("- batch 128 (batch 512, rate scaled to 0.8)", "base_batch=512,base_lr=0.8"),
@@ -98,7 +98,7 @@ def _train(args, name, recipe, *, epochs, val_fraction=0.0, options=None, precis
 
     model_dir = os.path.join(args.out, name)
     summary_path = os.path.join(model_dir, "summary.json")
-    batch = _batch(recipe)
+    batch = _batch(recipe, options)
     cfg = TrainConfig(
         recipe=recipe,
         model=args.model,
@@ -183,11 +183,14 @@ def part_curve(args, results):
     )
 
 
-def _batch(recipe):
-    """The global batch of ``recipe``'s runs here: the paper's 128, the fast recipe's own."""
+def _batch(recipe, options=None):
+    """The global batch of ``recipe``'s runs here: the paper's 128, the fast recipe's own
+    (``options`` applied: ``base_batch=512`` trains at 512)."""
     from keras_convnets.training import config
 
-    return 128 if recipe == "resnet_cifar" else config.get_recipe(recipe).base_batch
+    if recipe == "resnet_cifar":
+        return 128
+    return config.effective_recipe(recipe, options).base_batch
 
 
 PAPER_BATCH = 128

@@ -29,7 +29,7 @@ def test_fast_recipe_resolves_to_its_documented_numbers():
     # 8 epochs of 54,000 images at batch 128: 3375 steps, 15% of them (506) ramping up.
     assert (r.global_batch, r.total_steps, r.warmup_steps) == (128, 3375, 506)
     assert (r.learning_rate, r.weight_decay, r.label_smoothing) == (0.2, 5e-4, 0.1)
-    assert r.nesterov and r.zero_init_residual and r.cutout == 0.0
+    assert r.nesterov and not r.zero_init_residual and r.cutout == 0.0
     assert r.schedule == "warmup_linear" and r.pipeline == "cifar"
     # Linear scaling with the batch, as the paper recipes.
     assert _resolve(batch_size=512).learning_rate == pytest.approx(0.8)
@@ -143,7 +143,7 @@ def test_fast_run_from_the_command_line_is_a_run_like_any_other(tmp_path):
             "train",
             *common,
             "--epochs=2",
-            "--recipe_options=cutout=0.3",
+            "--recipe_options=cutout=0.3,zero_init_residual=true",
         ],
         capture_output=True,
         text=True,
@@ -153,7 +153,8 @@ def test_fast_run_from_the_command_line_is_a_run_like_any_other(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert cfg["recipe"] == "fast" and cfg["recipe_options"] == {"cutout": 0.3}
+    assert cfg["recipe"] == "fast"
+    assert cfg["recipe_options"] == {"cutout": 0.3, "zero_init_residual": True}
     assert cfg["schedule"] == "warmup_linear" and cfg["nesterov"] and cfg["zero_init_residual"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == cfg["total_steps"] == 16  # 2 epochs x 512 images / 64
@@ -210,7 +211,11 @@ def test_fast_recipe_fine_tunes_a_run_as_the_finetune_recipe_does(tmp_path):
         max_eval_examples=32, verbose=0, plots=False, input_shape="native",
     )  # fmt: skip
     first = tmp_path / "first"
-    train(TrainConfig(recipe="fast", steps=4, model_dir=str(first), **common))
+    # 4 steps leave the moving statistics near their initial values (eval loss ~30): with its
+    # residual branches zeroed the source stays near the identity, so that fine-tuning it with
+    # those statistics frozen stays finite (without, its loss overflowed in the first steps).
+    train(TrainConfig(recipe="fast", steps=4, model_dir=str(first),
+                      recipe_options="zero_init_residual=true", **common))  # fmt: skip
     second = tmp_path / "second"
     common["input_shape"] = "model"  # the source run's input
     summary, model = train(
