@@ -491,17 +491,12 @@ def _preprocessing_mode(r: ExportRequest, key):
             f"`preprocessing_mode` is needed: {key!r} is not a registry name, so its "
             f"normalisation is unknown. Allowed: {', '.join(preprocessing.PREPROCESSING_MODES)}"
         )
-    entry = _converted_entry(r.weights, key)
+    from keras_convnets.models import pretrained
+
+    entry = pretrained.entry_for_model(r.weights, key)
     if entry is not None:
         return entry.preprocessing_mode, f"weights {entry.id}"
     return registry.model_info(key).preprocessing, "registry"
-
-
-def _converted_entry(weights, model):
-    """The catalogue entry of torchvision/timm ``weights`` (None for any other weights)."""
-    from keras_convnets.models import pretrained
-
-    return pretrained.entry_for_model(weights, model)
 
 
 def _builder_weights(weights) -> bool:

@@ -200,8 +200,9 @@ RECIPES["fast"] = Recipe(
     "over the first 15% of training then down linearly to 0; weight decay 5e-4 on kernels "
     "only; label smoothing 0.1; pad-crop-flip; 8 epochs. Zero-init of the last BatchNorm of "
     "every residual branch (zero_init_residual=true) and cutout (cutout=0.25: a zeroed square "
-    "of 1/4 of the side) are options, off by default (measured on the validation split). With --weights it fine-tunes: the weights' own transform, "
-    "BatchNorm frozen, as the finetune recipe. Every value can be changed with "
+    "of 1/4 of the side) are options, off by default (measured on the validation split). "
+    "With --weights it fine-tunes: the weights' own transform, BatchNorm frozen, as the "
+    "finetune recipe. Every value can be changed with "
     "--recipe_options (e.g. cutout=0.25,label_smoothing=0).",
 )
 
@@ -373,9 +374,9 @@ class TrainConfig:
                 "('imagenet', a .weights.h5/.keras file or a run directory). Received: weights=None"
             )
         if _is_named_source(self.weights):
-            from keras_convnets.training import finetune
+            from keras_convnets.models import pretrained
 
-            finetune.torch_entry(self.weights, self.model)  # the model can take them
+            pretrained.entry_for_model(self.weights, self.model)  # the model can take them
         elif self.weights not in (None, "imagenet") and not os.path.exists(self.weights):
             raise ValueError(
                 "`weights` must be 'imagenet', 'torchvision[:TAG]', 'timm[:TAG]', an existing "

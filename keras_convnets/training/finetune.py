@@ -19,17 +19,12 @@ from keras_convnets import runs as run_lib
 HOSTED = "imagenet"
 
 
-def torch_entry(weights, model: str):
-    """:func:`keras_convnets.models.pretrained.entry_for_model` (torchvision/timm weights)."""
-    from keras_convnets.models import pretrained
-
-    return pretrained.entry_for_model(weights, model)
-
-
 def build_kwargs(weights, model: str) -> dict:
     """The builder options the network needs to take ``weights`` (``style="torch"`` for the
     torchvision/timm layout of a ResNet or GoogLeNet; nothing for other weights)."""
-    entry = torch_entry(weights, model)
+    from keras_convnets.models import pretrained
+
+    entry = pretrained.entry_for_model(weights, model)
     return {} if entry is None else dict(entry.build_kwargs)
 
 
@@ -63,7 +58,9 @@ def transform_of(weights, *, info, source):
     """
     if source is not None:
         return source.pipeline, source.preprocessing_mode, source.mean()
-    entry = torch_entry(weights, info.name) if info is not None else None
+    from keras_convnets.models import pretrained
+
+    entry = pretrained.entry_for_model(weights, info.name) if info is not None else None
     if entry is not None:  # torchvision/timm: their mean/std ("tf" when it is 0.5, 0.5)
         pipeline = "inception" if entry.eval_size == 299 else "resnet_imagenet"
         return pipeline, entry.preprocessing_mode, None
@@ -78,12 +75,12 @@ def transform_of(weights, *, info, source):
 
 def pretrained_model(weights, *, arch, input_shape, source=None):
     """A Keras model holding the pretrained weights (built with the builder's ``weights=``)."""
-    from keras_convnets.models import registry
+    from keras_convnets.models import pretrained, registry
     from keras_convnets.models.saving import load_model
 
     if source is not None:
         model = source.load_model()
-    elif weights == HOSTED or torch_entry(weights, arch) is not None:
+    elif weights == HOSTED or pretrained.entry_for_model(weights, arch) is not None:
         model = registry.get_model(
             arch, include_top=False, weights=weights, input_shape=tuple(input_shape)
         )
